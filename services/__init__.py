@@ -1,0 +1,1 @@
+"""Services: configuration, embedded servers, the composition root and the command line."""

@@ -1,0 +1,95 @@
+"""The composition root: settings in, a wired stack out.
+
+Every entry point (CLI, tests, later the API) builds the same stack here. An
+adapter passed in is used as it is; one left out is made from the settings,
+and the embedded servers are started only when no address is configured.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.projection import ProjectionRunner
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from projections.board import BoardProjection, BoardView
+
+from .app import Workshops
+from .embedded import EmbeddedPostgres, TemporalDevServer
+from .persistence import postgres_env
+from .settings import Settings
+
+
+@dataclass
+class Stack:
+    """What a process needs: where things are, the application, and what to stop."""
+
+    settings: Settings
+    database_url: str
+    temporal_address: str
+    temporal_ui: str | None = None
+    started: list[str] = field(default_factory=list)
+    _app: Workshops | None = None
+    _exit: ExitStack = field(default_factory=ExitStack)
+
+    @property
+    def app(self) -> Workshops:
+        if self._app is None:
+            self._app = build_app(self.database_url)
+            self._exit.callback(self._app.close)
+        return self._app
+
+    def board_runner(self) -> ProjectionRunner[Workshops, BoardView]:
+        runner: ProjectionRunner[Workshops, BoardView] = ProjectionRunner(
+            application_class=Workshops,
+            projection_class=BoardProjection,
+            view_class=BoardView,
+            env=postgres_env(self.database_url),
+        )
+        return runner
+
+    async def temporal_client(self) -> Client:
+        return await Client.connect(
+            self.temporal_address,
+            namespace=self.settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+        )
+
+    def close(self) -> None:
+        """Close the application and stop the servers this stack started (by pid)."""
+        self._exit.close()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def build_app(database_url: str) -> Workshops:
+    return Workshops(env=postgres_env(database_url))
+
+
+def bootstrap(settings: Settings | None = None) -> Stack:
+    """Start what is not configured (embedded PostgreSQL, Temporal dev server)."""
+    settings = settings or Settings()
+    exit_stack = ExitStack()
+    started: list[str] = []
+    database_url = settings.database_url
+    if database_url is None:
+        postgres = exit_stack.enter_context(EmbeddedPostgres(settings.data_dir / "embedded"))
+        database_url = postgres.url
+        started.append(f"PostgreSQL (pid {postgres.pid}) at {_without_user(database_url)}")
+    address, ui = settings.temporal_address, None
+    if address is None:
+        temporal = exit_stack.enter_context(TemporalDevServer(settings.data_dir / "embedded"))
+        address, ui = temporal.address, temporal.ui_url
+        started.append(f"Temporal dev server (pid {temporal.pid}) at {address}, UI {ui}")
+    return Stack(settings, database_url, address, ui, started, _exit=exit_stack)
+
+
+def _without_user(url: str) -> str:
+    return url.split("@", 1)[-1]

@@ -1,0 +1,176 @@
+"""The `quickwins` command line: demo, worker, projector and status.
+
+Bad input ends with exit status 2 and one line on standard error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+from uuid import uuid4
+
+import click
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from domain.errors import DomainError
+
+from .bootstrap import Stack, bootstrap
+from .scenario import load_scenario
+from .settings import Settings
+
+cli = typer.Typer(help="quickwins: crowdsourced strategy workshops you can audit.", add_completion=False)
+console = Console()
+err = Console(stderr=True)
+
+
+class BadInput(Exception):
+    """A user's mistake: reported in one line, exit status 2."""
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise BadInput(_first_error("setting", error)) from None
+
+
+def _first_error(what: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or what
+    return f"{what} {where}: {first['msg']}"
+
+
+@cli.command()
+def demo(
+    scenario: Annotated[
+        Path | None, typer.Option(help="a scenario file (YAML or JSON); default: the seed")
+    ] = None,
+    time_scale: Annotated[
+        float, typer.Option(help="scenario seconds per real second (600: 30 min in 3 s)")
+    ] = 600.0,
+    code: Annotated[str | None, typer.Option(help="workshop code (default: a fresh one)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the decision record as JSON")] = False,
+) -> None:
+    """Replay a whole workshop through the real workflow and print the board and decision."""
+    from .demo import run_demo
+    from .render import decision_record, render_board, render_decision
+
+    if time_scale <= 0 or time_scale > 100_000:
+        raise BadInput("--time-scale must be greater than 0 and at most 100000")
+    plan = _load(scenario)
+    code = code or f"{plan.workshop.code}-{uuid4().hex[:6]}"
+    with _stack(time_scale=time_scale) as stack:
+        with console.status("starting") as status:
+            outcome = asyncio.run(run_demo(stack, plan, time_scale, code, status.update))
+        record = decision_record(outcome)
+        if as_json:
+            console.print_json(json.dumps(record))
+            return
+        render_board(console, outcome.board, outcome.titles)
+        render_decision(console, record)
+
+
+def _load(path: Path | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_scenario(path)
+    except FileNotFoundError:
+        raise BadInput(f"scenario: no such file {path}") from None
+    except ValidationError as error:
+        raise BadInput(_first_error("scenario", error)) from None
+    except ValueError as error:  # YAML or JSON syntax
+        raise BadInput(f"scenario: {str(error).splitlines()[0]}") from None
+
+
+def _stack(**overrides: object) -> Stack:
+    stack = bootstrap(_settings(**overrides))
+    for line in stack.started:
+        err.print(f"[dim]started {line}[/dim]")
+    return stack
+
+
+@cli.command()
+def worker() -> None:
+    """Run a Temporal worker for the workshop agendas until interrupted."""
+    from workflows.worker import build_worker
+
+    async def run(stack: Stack) -> None:
+        client = await stack.temporal_client()
+        async with build_worker(client, stack.app, stack.settings.task_queue) as running:
+            err.print(f"worker on task queue {stack.settings.task_queue!r} at {stack.temporal_address}")
+            await asyncio.Event().wait()  # until interrupted
+            del running
+
+    with _stack() as stack:
+        _until_interrupted(lambda: asyncio.run(run(stack)))
+
+
+@cli.command()
+def projector(
+    poll: Annotated[float, typer.Option(help="seconds between catch-up polls", min=0.5, max=3600)] = 30.0,
+) -> None:
+    """Keep the workshop board up to date with the event log until interrupted."""
+    from .projector import follow
+
+    with _stack() as stack:
+        err.print(f"projecting the board from {stack.database_url.split('@')[-1]}")
+        _until_interrupted(lambda: follow(stack, poll))
+
+
+@cli.command()
+def servers() -> None:
+    """Start the embedded PostgreSQL and Temporal dev server and keep them up.
+
+    Writes their addresses to DATA_DIR/stack.env, for other processes (worker,
+    projector) started with those variables; stops both when interrupted.
+    """
+    import time
+
+    with _stack() as stack:
+        stack.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env_file = stack.settings.data_dir / "stack.env"
+        env_file.write_text(
+            f"QUICKWINS_DATABASE_URL={stack.database_url}\n"
+            f"QUICKWINS_TEMPORAL_ADDRESS={stack.temporal_address}\n"
+        )
+        console.print(f"database  {stack.database_url}")
+        console.print(f"temporal  {stack.temporal_address}   UI {stack.temporal_ui or '-'}")
+        console.print(f"addresses written to {env_file}")
+        _until_interrupted(lambda: time.sleep(10**9))
+
+
+@cli.command()
+def status() -> None:
+    """Show where the stack runs, how far the log goes, and each workshop's phase."""
+    from .render import render_status
+
+    with _stack() as stack:
+        render_status(console, stack)
+
+
+def _until_interrupted(run: object) -> None:
+    try:
+        run()  # type: ignore[operator]
+    except KeyboardInterrupt:
+        err.print("stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    command = typer.main.get_command(cli)
+    try:
+        command.main(args=argv, prog_name="quickwins", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.UsageError as error:
+        _fail(error.format_message())
+    except (BadInput, DomainError) as error:
+        _fail(str(error))
+
+
+def _fail(message: str) -> None:
+    print(f"quickwins: {message.splitlines()[0] if message else 'bad input'}", file=sys.stderr)
+    sys.exit(2)

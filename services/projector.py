@@ -1,0 +1,18 @@
+"""The projector process: keeps read models following the event log."""
+
+from __future__ import annotations
+
+from .bootstrap import Stack
+
+
+def follow(stack: Stack, poll_seconds: float) -> None:
+    """Run the board projection; restart its subscription every `poll_seconds`.
+
+    The library's PostgreSQL subscription waits on LISTEN/NOTIFY without a
+    time-out, so a lost notification or a dropped connection could stall it.
+    A fresh runner resumes from the tracked position and catches up, so each
+    restart is a poll that can skip or repeat nothing.
+    """
+    while True:
+        with stack.board_runner() as runner:
+            runner.run_forever(timeout=poll_seconds)

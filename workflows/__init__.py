@@ -1,0 +1,12 @@
+"""Temporal workflows and their activities: time and process, never domain facts.
+
+A workflow decides *when* something should happen (a phase's timer runs out,
+a facilitator extends or pauses it); every effect is an activity that calls
+the workshop application, and every activity is idempotent, so a retry never
+records anything twice. This package imports only `domain`; the services
+layer hands it the application object (typed here by a Protocol).
+
+- `workflows.agenda`: the `WorkshopAgenda` workflow and its models.
+- `workflows.activities`: `AgendaActivities`, the activities as methods.
+- `workflows.worker`: `build_worker`, `start_agenda`, `connect`.
+"""
