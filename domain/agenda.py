@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -12,7 +12,7 @@ MAX_PHASE_MINUTES = 24 * 60
 MAX_EXTENSION_MINUTES = 240
 
 
-class PhaseKind(str, Enum):
+class PhaseKind(StrEnum):
     BRIEFING = "briefing"
     BRAINSTORM = "brainstorm"
     GROUPING = "grouping"

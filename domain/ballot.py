@@ -43,7 +43,11 @@ class Ballot(Aggregate):
         self.choices = choices
 
     def revise(
-        self, workshop: Workshop, choices: Choices, projects: Mapping[UUID, Project | None], meta: Meta
+        self,
+        workshop: Workshop,
+        choices: Choices,
+        projects: Mapping[UUID, Project | None],
+        meta: Meta,
     ) -> None:
         workshop.require_phase(PhaseKind.VOTE)
         if workshop.id != self.workshop_id:
@@ -108,7 +112,9 @@ def _approval(rules: VotingRules, choices: Choices) -> Choices:
 def _dots(rules: VotingRules, choices: Choices) -> Choices:
     for key, dots in choices.items():
         if not _is_int(dots) or dots < 0:
-            raise InvalidInput(f"dots must be a whole number of at least 0 (project {key})", "choices")
+            raise InvalidInput(
+                f"dots must be a whole number of at least 0 (project {key})", "choices"
+            )
     spent = sum(choices.values())
     if spent > rules.dots_budget:
         raise OverBudget(f"{spent} dots placed but the budget is {rules.dots_budget}", "choices")

@@ -32,7 +32,9 @@ class Participant(Aggregate):
         self.organisation = organisation
 
 
-def join(workshop: Workshop, key: str, display_name: str, organisation: str, meta: Meta) -> Participant:
+def join(
+    workshop: Workshop, key: str, display_name: str, organisation: str, meta: Meta
+) -> Participant:
     if workshop.finished:
         raise WrongPhase("the workshop is over", "phase")
     key = require_text("key", key, 200)

@@ -105,7 +105,9 @@ def digest(counted: list[BallotRecord]) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def _project_total(rules: VotingRules, entry: ProjectEntry, counted: list[BallotRecord]) -> ProjectTotal:
+def _project_total(
+    rules: VotingRules, entry: ProjectEntry, counted: list[BallotRecord]
+) -> ProjectTotal:
     key = str(entry.project_id)
     marks = [r.choices[key] for r in counted if key in r.choices]
     total = sum(_points(rules, mark) for mark in marks)
@@ -135,5 +137,7 @@ def rank(totals: list[ProjectTotal]) -> list[RankEntry]:
             ranking[-1].tied = True
             continue
         place = 1 + sum(len(entry.project_ids) for entry in ranking)
-        ranking.append(RankEntry(rank=place, project_ids=[total.project_id], total=total.total, tied=False))
+        ranking.append(
+            RankEntry(rank=place, project_ids=[total.project_id], total=total.total, tied=False)
+        )
     return ranking

@@ -23,7 +23,7 @@ from domain import participant as participants
 from domain import project as projects
 from domain import signup as signups
 from domain import workshop as workshops
-from domain.errors import AlreadyExists, DomainError, DuplicateBallot, DuplicateSignUp, UnknownId
+from domain.errors import AlreadyExists, DuplicateBallot, DuplicateSignUp, UnknownId, WrongPhase
 from domain.meta import Meta
 from domain.tally import BallotRecord, ProjectEntry, Result, tally
 
@@ -299,7 +299,9 @@ class Workshops(Application[UUID]):
         try:
             return self.record(ballot)
         except IntegrityError:
-            raise DuplicateBallot("already voted: revise the ballot instead", "participant_id") from None
+            raise DuplicateBallot(
+                "already voted: revise the ballot instead", "participant_id"
+            ) from None
 
     def revise_ballot(self, cmd: c.ReviseBallot, meta: Meta) -> int:
         def attempt() -> int:
@@ -337,15 +339,13 @@ class Workshops(Application[UUID]):
     def recount(self, workshop: workshops.Workshop) -> Result:
         """Recompute the tally from the log, up to the vote's close event."""
         if workshop.vote_closed_version is None:
-            raise DomainError("the vote has not closed", "workshop_id")
+            raise WrongPhase("the vote has not closed yet", "phase")
         close = self.position_of(workshop.id, workshop.vote_closed_version)
         entries: dict[UUID, ProjectEntry] = {}
         voters: dict[UUID, UUID] = {}  # this workshop's ballots and who cast them
         records: list[BallotRecord] = []
         for event, position in self._events(PROJECT_TOPICS + BALLOT_TOPICS, stop=close):
-            if isinstance(event, projects.Project.Proposed) and event.workshop_id == workshop.id:
-                entries[event.originator_id] = _entry(event)
-            elif isinstance(event, projects.Project.Revised) and event.originator_id in entries:
+            if _is_project_of(event, workshop.id, entries):
                 entries[event.originator_id] = _entry(event)
             elif isinstance(event, ballots.Ballot.Cast) and event.workshop_id == workshop.id:
                 voters[event.originator_id] = event.participant_id
@@ -384,6 +384,12 @@ def _ballot_record(event: Any, position: int, voters: dict[UUID, UUID]) -> Ballo
         participant_id=voters[event.originator_id],
         choices=event.choices,
     )
+
+
+def _is_project_of(event: Any, workshop_id: UUID, known: dict[UUID, ProjectEntry]) -> bool:
+    if isinstance(event, projects.Project.Proposed):
+        return bool(event.workshop_id == workshop_id)
+    return isinstance(event, projects.Project.Revised) and event.originator_id in known
 
 
 def _entry(event: Any) -> ProjectEntry:

@@ -23,7 +23,9 @@ from .bootstrap import Stack, bootstrap
 from .scenario import load_scenario
 from .settings import Settings
 
-cli = typer.Typer(help="quickwins: crowdsourced strategy workshops you can audit.", add_completion=False)
+cli = typer.Typer(
+    help="quickwins: crowdsourced strategy workshops you can audit.", add_completion=False
+)
 console = Console()
 err = Console(stderr=True)
 
@@ -54,7 +56,9 @@ def demo(
         float, typer.Option(help="scenario seconds per real second (600: 30 min in 3 s)")
     ] = 600.0,
     code: Annotated[str | None, typer.Option(help="workshop code (default: a fresh one)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the decision record as JSON")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the decision record as JSON")
+    ] = False,
 ) -> None:
     """Replay a whole workshop through the real workflow and print the board and decision."""
     from .demo import run_demo
@@ -101,7 +105,9 @@ def worker() -> None:
     async def run(stack: Stack) -> None:
         client = await stack.temporal_client()
         async with build_worker(client, stack.app, stack.settings.task_queue) as running:
-            err.print(f"worker on task queue {stack.settings.task_queue!r} at {stack.temporal_address}")
+            err.print(
+                f"worker on task queue {stack.settings.task_queue!r} at {stack.temporal_address}"
+            )
             await asyncio.Event().wait()  # until interrupted
             del running
 
@@ -111,7 +117,9 @@ def worker() -> None:
 
 @cli.command()
 def projector(
-    poll: Annotated[float, typer.Option(help="seconds between catch-up polls", min=0.5, max=3600)] = 30.0,
+    poll: Annotated[
+        float, typer.Option(help="seconds between catch-up polls", min=0.5, max=3600)
+    ] = 30.0,
 ) -> None:
     """Keep the workshop board up to date with the event log until interrupted."""
     from .projector import follow

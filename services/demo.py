@@ -83,7 +83,9 @@ async def run_demo(
     runner = stack.board_runner()
     try:
         async with build_worker(client, app, task_queue):
-            outcome = await _run_day(app, client, scenario, workshop_id, time_scale, task_queue, progress)
+            outcome = await _run_day(
+                app, client, scenario, workshop_id, time_scale, task_queue, progress
+            )
         runner.wait(app.max_position(), timeout=30)
         board = runner.view.board(workshop_id)
     finally:
@@ -146,7 +148,9 @@ async def _run_day(
     return result, titles, len(room.people), room.acts
 
 
-async def _wait_for_phase(handle: WorkflowHandle[WorkshopAgenda, object], index: int) -> AgendaStatus:
+async def _wait_for_phase(
+    handle: WorkflowHandle[WorkshopAgenda, object], index: int
+) -> AgendaStatus:
     while True:
         status = await handle.query(WorkshopAgenda.status)
         if status.phase_index >= index and (status.open or status.finished):

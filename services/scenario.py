@@ -81,15 +81,22 @@ class Scenario(Strict):
         people = {p.name for p in self.participants}
         titles = {p.title for p in self.projects}
         _require(len(people) == len(self.participants), "participant names must be unique")
-        _require(all(p.group in areas for p in self.participants), "a participant's group is not a key area")
+        _require(
+            all(p.group in areas for p in self.participants),
+            "a participant's group is not a key area",
+        )
         _require(all(i.area in areas for i in self.ideas), "an idea's area is not a key area")
-        _require(all(i.author in people for i in self.ideas), "an idea's author is not a participant")
+        _require(
+            all(i.author in people for i in self.ideas), "an idea's author is not a participant"
+        )
         _require(all(p.area in areas for p in self.projects), "a project's area is not a key area")
         _require(
             all(1 <= n <= len(self.ideas) for p in self.projects for n in p.ideas),
             "a project names an idea number that does not exist",
         )
-        _require(all(b.voter in people for b in self.ballots), "a ballot's voter is not a participant")
+        _require(
+            all(b.voter in people for b in self.ballots), "a ballot's voter is not a participant"
+        )
         _require(
             all(t in titles for b in self.ballots for t in b.choices),
             "a ballot names a project that is not in the scenario",
