@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Annotated
 from uuid import uuid4
 
-import click
 import typer
+import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -86,8 +86,12 @@ def _load(path: Path | None):  # type: ignore[no-untyped-def]
         raise BadInput(f"scenario: no such file {path}") from None
     except ValidationError as error:
         raise BadInput(_first_error("scenario", error)) from None
-    except ValueError as error:  # YAML or JSON syntax
-        raise BadInput(f"scenario: {str(error).splitlines()[0]}") from None
+    except (ValueError, yaml.YAMLError) as error:  # JSON or YAML syntax
+        raise BadInput(f"scenario: not valid YAML or JSON: {_one_line(error)}") from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())[:200]
 
 
 def _stack(**overrides: object) -> Stack:
@@ -171,9 +175,11 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(cli)
     try:
         command.main(args=argv, prog_name="quickwins", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
-    except click.UsageError as error:
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except typer.TyperException as error:  # usage errors: unknown option, bad value
         _fail(error.format_message())
     except (BadInput, DomainError) as error:
         _fail(str(error))
