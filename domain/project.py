@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TypedDict
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -17,6 +18,13 @@ from .workshop import Workshop
 
 MAX_PROPOSERS = 100
 MAX_IDEAS = 100
+
+
+class ProjectFields(TypedDict):
+    title: str
+    summary: str
+    idea_ids: list[UUID]
+    proposer_ids: list[UUID]
 
 
 class Project(Aggregate):
@@ -84,13 +92,15 @@ def _checked(
     summary: str,
     ideas: Sequence[Idea],
     proposers: Sequence[Participant],
-) -> dict[str, object]:
+) -> ProjectFields:
     """Projects are written and revised during discussion, until pitches start."""
     workshop.require_phase(PhaseKind.DISCUSSION)
     if not proposers:
         raise InvalidInput("a project needs at least one proposer", "proposer_ids")
-    if len(proposers) > MAX_PROPOSERS or len(ideas) > MAX_IDEAS:
-        raise InvalidInput(f"at most {MAX_PROPOSERS} proposers and {MAX_IDEAS} ideas", "idea_ids")
+    if len(proposers) > MAX_PROPOSERS:
+        raise InvalidInput(f"at most {MAX_PROPOSERS} proposers", "proposer_ids")
+    if len(ideas) > MAX_IDEAS:
+        raise InvalidInput(f"at most {MAX_IDEAS} ideas", "idea_ids")
     if any(i.workshop_id != workshop.id for i in ideas):
         raise UnknownId("an idea belongs to another workshop", "idea_ids")
     if any(p.workshop_id != workshop.id for p in proposers):
@@ -103,5 +113,5 @@ def _checked(
     }
 
 
-def _distinct(ids: object) -> list[UUID]:
-    return list(dict.fromkeys(ids))  # type: ignore[call-overload]
+def _distinct(ids: Iterable[UUID]) -> list[UUID]:
+    return list(dict.fromkeys(ids))

@@ -34,8 +34,13 @@ T = TypeVar("T")
 RETRIES = 8
 PAGE = 1000
 
-BALLOT_TOPICS = (get_topic(ballots.Ballot.Cast), get_topic(ballots.Ballot.Revised))
-PROJECT_TOPICS = (get_topic(projects.Project.Proposed), get_topic(projects.Project.Revised))
+# The library makes these event classes at import time, out of mypy's sight.
+BALLOT_CAST: type[Any] = vars(ballots.Ballot)["Cast"]
+BALLOT_REVISED: type[Any] = vars(ballots.Ballot)["Revised"]
+PROJECT_PROPOSED: type[Any] = vars(projects.Project)["Proposed"]
+PROJECT_REVISED: type[Any] = vars(projects.Project)["Revised"]
+BALLOT_TOPICS = (get_topic(BALLOT_CAST), get_topic(BALLOT_REVISED))
+PROJECT_TOPICS = (get_topic(PROJECT_PROPOSED), get_topic(PROJECT_REVISED))
 
 
 class MetaAsDict(Transcoding):
@@ -62,7 +67,7 @@ class Workshops(Application[UUID]):
 
     def load(self, cls: type[A], aggregate_id: UUID, field: str) -> A:
         try:
-            found = self.repository.get(aggregate_id)
+            found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise UnknownId(f"no {cls.__name__.lower()} {aggregate_id}", field) from None
         if not isinstance(found, cls):
@@ -71,7 +76,7 @@ class Workshops(Application[UUID]):
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         try:
-            found = self.repository.get(aggregate_id)
+            found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, cls) else None
@@ -347,7 +352,7 @@ class Workshops(Application[UUID]):
         for event, position in self._events(PROJECT_TOPICS + BALLOT_TOPICS, stop=close):
             if _is_project_of(event, workshop.id, entries):
                 entries[event.originator_id] = _entry(event)
-            elif isinstance(event, ballots.Ballot.Cast) and event.workshop_id == workshop.id:
+            elif isinstance(event, BALLOT_CAST) and event.workshop_id == workshop.id:
                 voters[event.originator_id] = event.participant_id
             if event.originator_id in voters:
                 records.append(_ballot_record(event, position, voters))
@@ -387,9 +392,9 @@ def _ballot_record(event: Any, position: int, voters: dict[UUID, UUID]) -> Ballo
 
 
 def _is_project_of(event: Any, workshop_id: UUID, known: dict[UUID, ProjectEntry]) -> bool:
-    if isinstance(event, projects.Project.Proposed):
+    if isinstance(event, PROJECT_PROPOSED):
         return bool(event.workshop_id == workshop_id)
-    return isinstance(event, projects.Project.Revised) and event.originator_id in known
+    return isinstance(event, PROJECT_REVISED) and event.originator_id in known
 
 
 def _entry(event: Any) -> ProjectEntry:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
@@ -133,7 +134,7 @@ async def _run_day(
     room = Room(scenario, app, workshop_id, ScenarioClock(scenario.workshop.starts_at, time_scale))
     for index, phase in enumerate(scenario.agenda.phases):
         status = await _wait_for_phase(handle, index)
-        room.clock = ScenarioClock(status.sim_now, time_scale)
+        room.clock = ScenarioClock(status.sim_time_at(datetime.now(UTC)), time_scale)
         progress(f"phase {index + 1}/{len(scenario.agenda.phases)}: {phase.kind.value}")
         if not room.people:
             await asyncio.to_thread(_join_everyone, room)
