@@ -88,7 +88,7 @@ def take_seat(
     workshop: Workshop, area: UUID, holder: UUID, seats: Mapping[UUID, Seat], meta: Meta
 ) -> Seat | None:
     """Claim the first free seat of a capped group; `seats` are the ones that exist."""
-    capacity = workshop.key_areas[area].capacity
+    capacity = workshop.active_area(area).capacity
     if capacity is None:
         return None
     for seat_id in seat_ids(area, capacity):

@@ -188,9 +188,9 @@ class Workshop(Aggregate):
         self.require_phase(PhaseKind.GROUPING)
         name = require_text("name", name, TITLE_MAX)
         self._require_unique_name(name)
-        area = key_area_id(self.id, name)
-        if area in self.key_areas:  # a name once used, then renamed away
-            area = key_area_id(self.id, f"{name}#{len(self.key_areas)}")
+        area, n = key_area_id(self.id, name), len(self.key_areas)
+        while area in self.key_areas:  # a name once used, then renamed away
+            area, n = key_area_id(self.id, f"{name}#{n}"), n + 1
         self._key_area_defined(key_area_id=area, name=name, meta=meta)
         return area
 

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from domain.agenda import PhaseKind
 from domain.tally import Result
 from projections.board import Board
 
@@ -49,7 +50,7 @@ def decision_record(outcome: Any) -> dict[str, Any]:
 
 def render_board(console: Console, board: Board, titles: dict[Any, str] | None = None) -> None:
     phase = board.phase
-    where = f"{phase.kind.value} ({'open' if phase.open else 'closed'})" if phase else "not started"
+    where = _phase_label(board)
     console.rule(f"[bold]{board.title}[/bold] - {board.region}, {board.venue}")
     console.print(
         f"code {board.code}   phase: {where}   participants {board.participants}   "
@@ -75,6 +76,15 @@ def render_board(console: Console, board: Board, titles: dict[Any, str] | None =
         order = str(project.pitch_order) if project.pitch_order else "-"
         projects.add_row(order, project.title, str(project.proposers), str(len(project.idea_ids)))
     console.print(projects)
+
+
+def _phase_label(board: Board) -> str:
+    phase = board.phase
+    if phase is None:
+        return "not started"
+    if phase.kind == PhaseKind.CLOSED:
+        return "workshop closed"
+    return f"{phase.kind.value} ({'open' if phase.open else 'closed'})"
 
 
 def render_decision(console: Console, record: dict[str, Any]) -> None:
