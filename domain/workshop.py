@@ -166,7 +166,8 @@ class Workshop(Aggregate):
     def _resumed(self, meta: Meta) -> None:
         # The pause does not eat into the phase: its length moves the end.
         assert self.paused_at is not None
-        self.phase_minutes += (meta.at - self.paused_at).total_seconds() / 60
+        # A clock skewed backwards must not shorten the phase.
+        self.phase_minutes += max(0.0, (meta.at - self.paused_at).total_seconds() / 60)
         self.paused_at = None
 
     def _require_timed_phase(self) -> None:

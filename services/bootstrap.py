@@ -73,8 +73,12 @@ def build_app(database_url: str) -> Workshops:
     return Workshops(env=postgres_env(database_url))
 
 
-def bootstrap(settings: Settings | None = None) -> Stack:
-    """Start what is not configured (embedded PostgreSQL, Temporal dev server)."""
+def bootstrap(settings: Settings | None = None, *, temporal: bool = True) -> Stack:
+    """Start what is not configured (embedded PostgreSQL, Temporal dev server).
+
+    `temporal=False` is for commands that only read the log: they leave the
+    dev server alone and get an empty `temporal_address` when none is set.
+    """
     settings = settings or Settings()
     exit_stack = ExitStack()
     started: list[str] = []
@@ -83,11 +87,11 @@ def bootstrap(settings: Settings | None = None) -> Stack:
         postgres = exit_stack.enter_context(EmbeddedPostgres(settings.data_dir / "embedded"))
         database_url = postgres.url
         started.append(f"PostgreSQL (pid {postgres.pid}) at {_without_user(database_url)}")
-    address, ui = settings.temporal_address, None
-    if address is None:
-        temporal = exit_stack.enter_context(TemporalDevServer(settings.data_dir / "embedded"))
-        address, ui = temporal.address, temporal.ui_url
-        started.append(f"Temporal dev server (pid {temporal.pid}) at {address}, UI {ui}")
+    address, ui = settings.temporal_address or "", None
+    if not address and temporal:
+        server = exit_stack.enter_context(TemporalDevServer(settings.data_dir / "embedded"))
+        address, ui = server.address, server.ui_url
+        started.append(f"Temporal dev server (pid {server.pid}) at {address}, UI {ui}")
     return Stack(settings, database_url, address, ui, started, _exit=exit_stack)
 
 

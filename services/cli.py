@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 from uuid import uuid4
@@ -16,6 +18,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.errors import DomainError
 
@@ -69,14 +72,33 @@ def demo(
     plan = _load(scenario)
     code = code or f"{plan.workshop.code}-{uuid4().hex[:6]}"
     with _stack(time_scale=time_scale) as stack:
-        with console.status("starting") as status:
-            outcome = asyncio.run(run_demo(stack, plan, time_scale, code, status.update))
+        with _phase_progress(len(plan.agenda.phases)) as step:
+            outcome = asyncio.run(run_demo(stack, plan, time_scale, code, step))
         record = decision_record(outcome)
         if as_json:
             console.print_json(json.dumps(record))
             return
-        render_board(console, outcome.board, outcome.titles)
+        render_board(console, outcome.board)
         render_decision(console, record)
+
+
+@contextmanager
+def _phase_progress(phases: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar over the agenda: one step per phase, described as it opens."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task("starting", total=phases + 1)
+
+        def step(description: str) -> None:
+            bar.update(task, description=description, advance=1)
+
+        yield step
+        bar.update(task, description="results declared", completed=phases + 1)
 
 
 def _load(path: Path | None):  # type: ignore[no-untyped-def]
@@ -94,8 +116,8 @@ def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())[:200]
 
 
-def _stack(**overrides: object) -> Stack:
-    stack = bootstrap(_settings(**overrides))
+def _stack(temporal: bool = True, **overrides: object) -> Stack:
+    stack = bootstrap(_settings(**overrides), temporal=temporal)
     for line in stack.started:
         err.print(f"[dim]started {line}[/dim]")
     return stack
@@ -160,7 +182,7 @@ def status() -> None:
     """Show where the stack runs, how far the log goes, and each workshop's phase."""
     from .render import render_status
 
-    with _stack() as stack:
+    with _stack(temporal=False) as stack:
         render_status(console, stack)
 
 

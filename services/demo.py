@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from temporalio.client import Client, WorkflowHandle
@@ -40,7 +40,6 @@ class DemoOutcome:
     code: str
     board: Board
     result: Result
-    titles: dict[UUID, str]
     participants: int
     acts: int
 
@@ -123,7 +122,7 @@ async def _run_day(
     time_scale: float,
     task_queue: str,
     progress: Progress,
-) -> tuple[Result, dict[UUID, str], int, int]:
+) -> tuple[Result, int, int]:
     agenda_input = AgendaInput(
         workshop_id=workshop_id,
         phases=list(scenario.agenda.phases),
@@ -145,8 +144,7 @@ async def _run_day(
     if workshop.results is None:
         raise RuntimeError("the agenda finished without declaring results")
     result = Result.model_validate(workshop.results)
-    titles = {pid: title for title, pid in room.projects.items()}
-    return result, titles, len(room.people), room.acts
+    return result, len(room.people), room.acts
 
 
 async def _wait_for_phase(

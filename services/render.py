@@ -48,8 +48,7 @@ def decision_record(outcome: Any) -> dict[str, Any]:
     }
 
 
-def render_board(console: Console, board: Board, titles: dict[Any, str] | None = None) -> None:
-    phase = board.phase
+def render_board(console: Console, board: Board) -> None:
     where = _phase_label(board)
     console.rule(f"[bold]{board.title}[/bold] - {board.region}, {board.venue}")
     console.print(
@@ -112,7 +111,9 @@ def render_decision(console: Console, record: dict[str, Any]) -> None:
 
 def render_status(console: Console, stack: Stack) -> None:
     console.print(f"database   {stack.database_url.split('@')[-1]}")
-    console.print(f"temporal   {stack.temporal_address}")
+    console.print(
+        f"temporal   {stack.temporal_address or 'embedded dev server (started by demo and worker)'}"
+    )
     console.print(f"log        {stack.app.max_position()} events")
     with stack.board_runner() as runner:
         runner.wait(stack.app.max_position(), timeout=30)

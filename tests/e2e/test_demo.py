@@ -57,3 +57,7 @@ def test_demo_prints_the_board_and_the_decision_record(
     assert run.returncode == 0, run.stderr[-3000:]
     for expected in ("Key areas", "Projects, in pitch order", "Decision record", "Ranking", WINNER):
         assert expected in run.stdout
+    assert "results declared" in run.stderr  # the progress bar over the agenda
+    status = quickwins("status", database_url=fresh_database_url, data_dir=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "SW-2010-" in status.stdout and "declared" in status.stdout
