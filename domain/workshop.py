@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from .agenda import MAX_EXTENSION_MINUTES, Agenda, Phase, PhaseKind, VotingRules
+from .agenda import MAX_EXTENSION_MINUTES, Agenda, Criterion, Phase, PhaseKind, VotingRules
 from .errors import ForeignProject, InvalidInput, UnknownId, WrongPhase
 from .meta import Meta, derive_id
 from .text import BRIEFING_MAX, NAME_MAX, TITLE_MAX, VENUE_MAX, require_text
@@ -40,8 +40,12 @@ class Workshop(Aggregate):
         agenda: dict[str, Any],
         voting: dict[str, Any],
         meta: Meta,
+        programme_id: UUID | None = None,
+        criteria_version: int | None = None,
     ) -> None:
         self.code = code
+        self.programme_id = programme_id
+        self.criteria_version = criteria_version
         self.title = title
         self.region = region
         self.venue = venue
@@ -56,6 +60,7 @@ class Workshop(Aggregate):
         self.paused_at: datetime | None = None
         self.extension_ids: set[str] = set()
         self.briefing: str | None = None
+        self.briefing_draft: str | None = None
         self.key_areas: dict[UUID, KeyArea] = {}
         self.pitched: list[UUID] = []
         self.pitching: UUID | None = None
@@ -119,6 +124,22 @@ class Workshop(Aggregate):
         self.phase_opened_at = meta.at
         self.phase_minutes = minutes
         self.paused_at = None
+
+    def adopt_criteria(self, version: int, criteria: tuple[Criterion, ...], meta: Meta) -> None:
+        """Take the programme's criteria in force; only before the vote opens."""
+        if self.vote_closed_version is not None or self.current_kind == PhaseKind.VOTE:
+            raise WrongPhase("the criteria are fixed once the vote opens", "criteria")
+        if version != self.criteria_version:
+            self._criteria_adopted(
+                version=version, criteria=[c.model_dump(mode="json") for c in criteria], meta=meta
+            )
+
+    @event("CriteriaAdopted")
+    def _criteria_adopted(self, version: int, criteria: list[dict[str, Any]], meta: Meta) -> None:
+        self.criteria_version = version
+        self.voting = self.voting.model_copy(
+            update={"criteria": tuple(Criterion.model_validate(c) for c in criteria)}
+        )
 
     def close_phase(self, index: int, meta: Meta) -> None:
         if not self.phase_open or index != self.phase_index:
@@ -184,6 +205,16 @@ class Workshop(Aggregate):
     @event("BriefingPublished")
     def _briefing_published(self, text: str, meta: Meta) -> None:
         self.briefing = text
+
+    def draft_briefing(self, text: str, meta: Meta) -> None:
+        """A draft for the facilitator to edit and publish (drafted from earlier events)."""
+        if self.finished or self.phase_index >= 0:
+            raise WrongPhase("a briefing is drafted before the workshop starts", "phase")
+        self._briefing_drafted(text=require_text("text", text, BRIEFING_MAX), meta=meta)
+
+    @event("BriefingDrafted")
+    def _briefing_drafted(self, text: str, meta: Meta) -> None:
+        self.briefing_draft = text
 
     def define_key_area(self, name: str, meta: Meta) -> UUID:
         self.require_phase(PhaseKind.GROUPING)
@@ -294,6 +325,8 @@ def schedule(
     agenda: Agenda,
     voting: VotingRules,
     meta: Meta,
+    programme_id: UUID | None = None,
+    criteria_version: int | None = None,
 ) -> Workshop:
     """Check a new workshop's details and schedule it."""
     code = require_text("code", code, 40)
@@ -309,4 +342,6 @@ def schedule(
         agenda=agenda.model_dump(mode="json"),
         voting=voting.model_dump(mode="json"),
         meta=meta,
+        programme_id=programme_id,
+        criteria_version=criteria_version,
     )

@@ -330,6 +330,20 @@ class BoardView(PostgresTrackingRecorder):
             ),
         )
 
+    def adopt_criteria(
+        self, tracking: Tracking, workshop_id: UUID, version: int, *, criteria: list[Any]
+    ) -> bool:
+        return self._write(
+            tracking,
+            workshop_id,
+            version,
+            (
+                "UPDATE {workshops} SET voting = jsonb_set(voting, '{{criteria}}', %(criteria)s)"
+                " WHERE id = %(id)s",
+                {"id": workshop_id, "criteria": Jsonb(criteria)},
+            ),
+        )
+
     def pause_phase(
         self, tracking: Tracking, workshop_id: UUID, version: int, *, at: datetime
     ) -> bool:
@@ -1022,6 +1036,7 @@ SCHEDULED = _event_class(Workshop, "Scheduled")
 PHASE_OPENED = _event_class(Workshop, "PhaseOpened")
 PHASE_CLOSED = _event_class(Workshop, "PhaseClosed")
 PHASE_EXTENDED = _event_class(Workshop, "PhaseExtended")
+CRITERIA_ADOPTED = _event_class(Workshop, "CriteriaAdopted")
 PHASE_PAUSED = _event_class(Workshop, "PhasePaused")
 PHASE_RESUMED = _event_class(Workshop, "PhaseResumed")
 BRIEFING_PUBLISHED = _event_class(Workshop, "BriefingPublished")
@@ -1050,6 +1065,7 @@ HANDLED_EVENTS: tuple[type[Any], ...] = (
     PHASE_OPENED,
     PHASE_CLOSED,
     PHASE_EXTENDED,
+    CRITERIA_ADOPTED,
     PHASE_PAUSED,
     PHASE_RESUMED,
     BRIEFING_PUBLISHED,
@@ -1128,6 +1144,12 @@ class BoardProjection(Projection[BoardView]):
     @process_event.register(PHASE_EXTENDED)
     def _phase_extended(self, e: Any, tracking: Tracking) -> None:
         self.view.extend_phase(tracking, e.originator_id, e.originator_version, minutes=e.minutes)
+
+    @process_event.register(CRITERIA_ADOPTED)
+    def _criteria_adopted(self, e: Any, tracking: Tracking) -> None:
+        self.view.adopt_criteria(
+            tracking, e.originator_id, e.originator_version, criteria=e.criteria
+        )
 
     @process_event.register(PHASE_PAUSED)
     def _phase_paused(self, e: Any, tracking: Tracking) -> None:

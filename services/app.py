@@ -25,6 +25,7 @@ from domain import signup as signups
 from domain import workshop as workshops
 from domain.errors import AlreadyExists, DuplicateBallot, DuplicateSignUp, UnknownId, WrongPhase
 from domain.meta import Meta
+from domain.programme import Programme
 from domain.tally import BallotRecord, ProjectEntry, Result, tally
 
 A = TypeVar("A", bound=Aggregate)
@@ -41,6 +42,16 @@ PROJECT_PROPOSED: type[Any] = vars(projects.Project)["Proposed"]
 PROJECT_REVISED: type[Any] = vars(projects.Project)["Revised"]
 BALLOT_TOPICS = (get_topic(BALLOT_CAST), get_topic(BALLOT_REVISED))
 PROJECT_TOPICS = (get_topic(PROJECT_PROPOSED), get_topic(PROJECT_REVISED))
+
+
+def retrying(attempt: Callable[[], T], tries: int = RETRIES) -> T:
+    """Re-run a command on fresh state when another writer got to its stream first."""
+    for _ in range(tries - 1):
+        try:
+            return attempt()
+        except IntegrityError:
+            continue
+    return attempt()
 
 
 class MetaAsDict(Transcoding):
@@ -90,12 +101,7 @@ class Workshops(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def _retrying(self, attempt: Callable[[], T]) -> T:
-        for _ in range(RETRIES - 1):
-            try:
-                return attempt()
-            except IntegrityError:
-                continue
-        return attempt()
+        return retrying(attempt)
 
     def _workshop_act(self, workshop_id: UUID, act: Callable[[workshops.Workshop], None]) -> int:
         def attempt() -> int:
@@ -125,9 +131,17 @@ class Workshops(Application[UUID]):
 
         def act(w: workshops.Workshop) -> None:
             if cmd.index > w.phase_index:
+                self._fix_criteria(w, cmd.index, meta)
                 w.open_phase(cmd.index, meta)
 
         return self._workshop_act(cmd.workshop_id, act)
+
+    def _fix_criteria(self, w: workshops.Workshop, index: int, meta: Meta) -> None:
+        """A programme's ballots are scored on the criteria in force when the vote opens."""
+        opening_vote = index < len(w.agenda.phases) and w.agenda.phases[index].kind == "vote"
+        if opening_vote and w.programme_id is not None:
+            programme = self.load(Programme, w.programme_id, "programme_id")
+            w.adopt_criteria(programme.criteria_version, programme.criteria(), meta)
 
     def close_phase(self, cmd: c.ClosePhase, meta: Meta) -> int:
         """Idempotent: closing a phase that is closed already records nothing."""

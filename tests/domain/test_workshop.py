@@ -18,6 +18,7 @@ from domain.agenda import (
     MAX_EXTENSION_MINUTES,
     SEED_AGENDA,
     Agenda,
+    Criterion,
     Phase,
     PhaseKind,
     VotingRules,
@@ -567,6 +568,8 @@ def test_a_whole_day_every_event_carries_the_meta_of_its_act() -> None:
 
     workshop = schedule("SW-1", "ICT day", "South West", "", T0, SEED_AGENDA, VotingRules(), act())
     took(workshop)
+    workshop.draft_briefing("A draft from earlier workshops.", act())
+    took(workshop)
     workshop.publish_briefing("Read this first.", act())
     took(workshop)
 
@@ -584,6 +587,8 @@ def test_a_whole_day_every_event_carries_the_meta_of_its_act() -> None:
     workshop.pause(act())
     took(workshop)
     workshop.resume(act())
+    took(workshop)
+    workshop.adopt_criteria(2, (Criterion(name="low cost", weight=2),), act())
     took(workshop)
     pat = join(workshop, "pat", "Pat", "", act("pat"))
     took(pat)

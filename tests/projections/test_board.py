@@ -10,7 +10,7 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.utils import get_topic
 
 from domain import commands as c
-from domain.agenda import PhaseKind
+from domain.agenda import Criterion, PhaseKind
 from domain.ballot import Ballot
 from domain.idea import Idea
 from domain.participant import Participant
@@ -28,6 +28,7 @@ from projections.board import (
     rebuild,
 )
 from services.persistence import postgres_env
+from tests.services.walk import Walk
 
 from .helpers import (
     BRAINSTORM,
@@ -48,7 +49,13 @@ from .helpers import (
 )
 
 # Events the board does not show: they only advance its position.
-IGNORED = {"Seat.Claimed", "Seat.Reclaimed", "Seat.Released", "Ballot.Revised"}
+IGNORED = {
+    "Seat.Claimed",
+    "Seat.Reclaimed",
+    "Seat.Released",
+    "Ballot.Revised",
+    "Workshop.BriefingDrafted",  # a draft for the facilitator, not shown to the room
+}
 
 
 def _event_classes() -> dict[str, type]:
@@ -405,3 +412,16 @@ def test_a_new_workshop_on_the_board(fresh_database_url: str) -> None:
         assert b.agenda.phases[BRAINSTORM].minutes == 30
         assert b.voting.method == "approval"
         assert b.participants == 0 and b.projects == [] and b.results is None
+
+
+@pytest.mark.integration
+def test_criteria_adopted_from_a_programme_show_on_the_board(fresh_database_url: str) -> None:
+    with application(fresh_database_url) as app, board_runner(fresh_database_url) as runner:
+        walk = Walk(app)
+        workshop = walk.workshop
+        workshop.adopt_criteria(2, (Criterion(name="low cost", weight=3),), walk.meta())
+        position = app.record(workshop)
+        runner.wait(position, timeout=10)
+        board = runner.view.board(walk.id)
+        assert board is not None
+        assert [(c.name, c.weight) for c in board.voting.criteria] == [("low cost", 3.0)]
