@@ -23,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from domain.errors import DomainError
 
 from .bootstrap import Stack, bootstrap
+from .cli_programmes import BadValue
 from .scenario import load_scenario
 from .settings import Settings
 
@@ -37,7 +38,7 @@ class BadInput(Exception):
     """A user's mistake: reported in one line, exit status 2."""
 
 
-def _settings(**overrides: object) -> Settings:
+def settings_from_environment(**overrides: object) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as error:
@@ -117,7 +118,7 @@ def _one_line(error: Exception) -> str:
 
 
 def _stack(temporal: bool = True, **overrides: object) -> Stack:
-    stack = bootstrap(_settings(**overrides), temporal=temporal)
+    stack = bootstrap(settings_from_environment(**overrides), temporal=temporal)
     for line in stack.started:
         err.print(f"[dim]started {line}[/dim]")
     return stack
@@ -193,6 +194,16 @@ def _until_interrupted(run: object) -> None:
         err.print("stopped")
 
 
+def _register_subcommands() -> None:
+    from .cli_programmes import initiative_cli, programme_cli
+
+    cli.add_typer(programme_cli, name="programme")
+    cli.add_typer(initiative_cli, name="initiative")
+
+
+_register_subcommands()
+
+
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(cli)
     try:
@@ -203,8 +214,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(done.exit_code)
     except typer.TyperException as error:  # usage errors: unknown option, bad value
         _fail(error.format_message())
-    except (BadInput, DomainError) as error:
+    except (BadInput, BadValue, DomainError) as error:
         _fail(str(error))
+    except ValidationError as error:  # a command model rejected a value
+        _fail(_first_error("input", error))
 
 
 def _fail(message: str) -> None:
