@@ -154,6 +154,7 @@ class Initiative(Aggregate):
         self.milestones[milestone_id].due = due
 
     def complete_milestone(self, milestone_id: UUID, meta: Meta) -> None:
+        self._require_not_closed()
         self._open_milestone(milestone_id)
         self._milestone_completed(milestone_id=milestone_id, meta=meta)
 
@@ -164,6 +165,8 @@ class Initiative(Aggregate):
     def flag_overdue(self, milestone_id: UUID, meta: Meta) -> bool:
         """Flag once per due date; a completed or not-yet-due milestone is left alone."""
         milestone = self._milestone(milestone_id)
+        if self.stage in (Stage.DROPPED, Stage.EVALUATED):
+            return False
         due_passed = meta.at >= milestone.due
         if (
             milestone.completed_at
@@ -195,6 +198,8 @@ class Initiative(Aggregate):
         self._require_not_closed()
         if not 0 <= percent <= 100:
             raise InvalidInput("percent must be between 0 and 100", "percent")
+        if status not in {r.value for r in Rag}:
+            raise InvalidInput("status must be red, amber or green", "status")
         note = require_text("note", note, NOTE_MAX, allow_empty=True)
         self._progress_reported(percent=percent, status=Rag(status).value, note=note, meta=meta)
 

@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate, event
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .agenda import Criterion
-from .errors import AlreadyExists, InvalidInput, WrongPhase
+from .errors import AlreadyExists, InvalidInput, UnknownId, WrongPhase
 from .meta import Meta, derive_id
 from .text import NAME_MAX, TITLE_MAX, require_text
 
@@ -54,7 +54,8 @@ class ProgrammeTerms(BaseModel):
             ("measures", [m.key for m in self.measures]),
         ):
             if len(set(values)) != len(values):
-                raise ValueError(f"{label} must be distinct")
+                # A rule, not a shape: a typed error naming the field (pydantic lets it through).
+                raise InvalidInput(f"{label} must be distinct", label)
         return self
 
 
@@ -88,7 +89,10 @@ class Programme(Aggregate):
         return len(self.criteria_versions)
 
     def criteria(self, version: int | None = None) -> tuple[Criterion, ...]:
-        chosen = self.criteria_versions[(version or self.criteria_version) - 1]
+        version = self.criteria_version if version is None else version
+        if not 1 <= version <= self.criteria_version:
+            raise UnknownId(f"no criteria version {version}", "version")
+        chosen = self.criteria_versions[version - 1]
         return tuple(Criterion.model_validate(c) for c in chosen)
 
     def require_open(self) -> None:

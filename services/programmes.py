@@ -56,12 +56,12 @@ class Programmes:
         """Schedule a workshop in the programme, scored on the criteria now in force."""
         programme = self.programme(cmd.programme_id)
         programme.require_open()
-        programme.require_region(cmd.region)
+        region = programme.require_region(cmd.region)  # the programme's spelling
         voting = cmd.voting.model_copy(update={"criteria": programme.criteria()})
         workshop = schedule(
             cmd.code,
             cmd.title,
-            cmd.region,
+            region,
             cmd.venue,
             cmd.starts_at,
             cmd.agenda,
@@ -70,6 +70,8 @@ class Programmes:
             programme_id=programme.id,
             criteria_version=programme.criteria_version,
         )
+        if workshop.id in programme.workshops:  # the command names the code, not the id
+            raise AlreadyExists(f"a workshop with code {cmd.code!r} exists", "code")
         programme.schedule_workshop(workshop.id, cmd.region, cmd.starts_at, meta)
         try:
             self.app.record(workshop, programme)
@@ -178,6 +180,9 @@ class Programmes:
         return retrying(attempt)
 
     def add_initiative(self, cmd: pc.AddInitiative, meta: Meta) -> UUID:
+        if self.app.find(Initiative, cmd.initiative_id) is not None:
+            raise AlreadyExists("that initiative exists", "initiative_id")
+
         def attempt() -> UUID:
             programme = self.programme(cmd.programme_id)
             initiative = initiatives.add_by_manager(

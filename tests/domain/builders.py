@@ -18,11 +18,21 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from domain.agenda import SEED_AGENDA, Agenda, PhaseKind, VotingRules
+from domain.agenda import (
+    SEED_AGENDA,
+    SEED_CRITERIA,
+    Agenda,
+    Criterion,
+    Method,
+    PhaseKind,
+    VotingRules,
+)
 from domain.errors import DomainError
 from domain.idea import Idea
+from domain.initiative import Initiative, Stage, add_by_manager
 from domain.meta import Meta
 from domain.participant import Participant, join
+from domain.programme import SEED_MEASURES, OutcomeMeasure, Programme, ProgrammeTerms, launch
 from domain.project import Project
 from domain.workshop import Workshop, schedule
 
@@ -230,3 +240,91 @@ class MemoryStore(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(_MetaAsDict())
+
+
+# ----- programmes and initiatives -------------------------------------------
+
+MANAGER = "manager"
+REGIONS = ("South West", "South East", "London")
+
+
+def new_programme(
+    name: str = "South West ICT programme",
+    *,
+    regions: Sequence[str] = REGIONS,
+    criteria: Sequence[Criterion] = SEED_CRITERIA,
+    measures: Sequence[OutcomeMeasure] = SEED_MEASURES,
+) -> Programme:
+    """A launched programme, its events cleared."""
+    terms = ProgrammeTerms(
+        name=name,
+        sponsor="SOCITM",
+        regions=tuple(regions),
+        criteria=tuple(criteria),
+        measures=tuple(measures),
+    )
+    return settled(launch(terms, meta(MANAGER)))
+
+
+def programme_workshop(
+    programme: Programme,
+    region: str = "South West",
+    *,
+    days: int = 0,
+    code: str | None = None,
+    title: str = "South West ICT strategy day",
+    method: Method = "approval",
+) -> Workshop:
+    """A workshop scheduled into `programme` on its criteria in force, as the service does."""
+    starts_at = T0 + timedelta(days=days)
+    voting = VotingRules(method=method, criteria=programme.criteria())
+    workshop = schedule(
+        code=code or f"P-{uuid4().hex[:8]}",
+        title=title,
+        region=programme.require_region(region),
+        venue="",
+        starts_at=starts_at,
+        agenda=SEED_AGENDA,
+        voting=voting,
+        meta=meta(MANAGER),
+        programme_id=programme.id,
+        criteria_version=programme.criteria_version,
+    )
+    programme.schedule_workshop(workshop.id, region, starts_at, meta(MANAGER))
+    settled(programme)
+    return settled(workshop)
+
+
+# How an initiative gets to each stage from `proposed` (paused from proposed).
+STAGE_PATHS: dict[Stage, tuple[Stage, ...]] = {
+    Stage.PROPOSED: (),
+    Stage.APPROVED: (Stage.APPROVED,),
+    Stage.IN_DELIVERY: (Stage.APPROVED, Stage.IN_DELIVERY),
+    Stage.DELIVERED: (Stage.APPROVED, Stage.IN_DELIVERY, Stage.DELIVERED),
+    Stage.EVALUATED: (Stage.APPROVED, Stage.IN_DELIVERY, Stage.DELIVERED, Stage.EVALUATED),
+    Stage.PAUSED: (Stage.PAUSED,),
+    Stage.DROPPED: (Stage.DROPPED,),
+}
+
+
+def new_initiative(
+    programme: Programme | None = None,
+    *,
+    stage: Stage = Stage.PROPOSED,
+    owner: str | None = "Alex Owner",
+    title: str = "Regional CEO workshop",
+    region: str = "South West",
+) -> Initiative:
+    """An initiative added by a manager and moved to `stage`, its events cleared.
+
+    `owner` is assigned first (None: no owner); moves into delivery need one.
+    """
+    programme = programme or new_programme()
+    initiative = add_by_manager(
+        uuid4(), programme, title, "", region, "the board asked for it", meta(MANAGER)
+    )
+    if owner is not None:
+        initiative.assign_owner(owner, meta(MANAGER))
+    for step in STAGE_PATHS[stage]:
+        initiative.move(step, "on the way", meta(MANAGER))
+    return settled(initiative)
