@@ -19,29 +19,25 @@ position an application command returned.
 
 `BoardView.reset()` empties the view and forgets its position, so a runner
 started afterwards rebuilds it from the start of the log.
+
+The write path (tracking, version guard and rows in one transaction), `reset`
+and the snapshot reads are shared with the other views: see
+`projections.tracking`.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import (
-    InfrastructureFactory,
-    InterfaceError,
-    OperationalError,
-    Tracking,
-)
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
-from eventsourcing.utils import Environment, get_topic, retry
+from eventsourcing.utils import get_topic
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.json import Jsonb
 
 from domain.agenda import Agenda, PhaseKind, VotingRules
@@ -60,6 +56,13 @@ from .board_models import (
     BoardPhase,
     BoardProject,
 )
+from .tracking import (
+    STREAMS_DDL,
+    TrackedView,
+    construct_view,
+    event_class,
+    transient,
+)
 
 __all__ = [
     "BOARD_TABLES",
@@ -75,9 +78,6 @@ __all__ = [
     "board_view",
     "rebuild",
 ]
-
-Params = Mapping[str, Any]
-Statement = tuple[str, Params]
 
 ACTIVE, WITHDRAWN, MERGED = "active", "withdrawn", "merged"
 
@@ -95,9 +95,7 @@ BOARD_TABLES = (
 
 _DDL = (
     # The version of the last event applied per stream: makes every write idempotent.
-    """CREATE TABLE IF NOT EXISTS {streams} (
-        stream_id uuid PRIMARY KEY,
-        version bigint NOT NULL)""",
+    STREAMS_DDL,
     """CREATE TABLE IF NOT EXISTS {workshops} (
         id uuid PRIMARY KEY,
         code text NOT NULL,
@@ -174,70 +172,13 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS board_ballots_workshop ON {ballots} (workshop_id)",
 )
 
-_GUARD = """
-    INSERT INTO {streams} (stream_id, version) VALUES (%(stream_id)s, %(version)s)
-    ON CONFLICT (stream_id) DO UPDATE SET version = EXCLUDED.version
-    WHERE {streams}.version < EXCLUDED.version
-    RETURNING version"""
 
-
-class BoardView(PostgresTrackingRecorder):
+class BoardView(TrackedView):
     """The board's tables, their write methods (one per fact) and read methods."""
 
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        schema = self.datastore.schema
-        self._names: dict[str, Identifier] = {
-            table.removeprefix("board_"): Identifier(schema, table) for table in BOARD_TABLES
-        }
-        self._names["tracking"] = Identifier(schema, self.tracking_table_name)
-        self._statements: dict[str, Composed] = {}
-        for ddl in _DDL:
-            self.sql_create_statements.append(self._q(ddl))
-
-    def _q(self, text: str) -> Composed:
-        """`text` with {table} placeholders filled in (schema-qualified), cached."""
-        found = self._statements.get(text)
-        if found is None:
-            found = self._statements[text] = SQL(text).format(**self._names)
-        return found
-
-    def close(self) -> None:
-        """Close the view's connection pool."""
-        self.datastore.close()
-
-    # ----- the write path ---------------------------------------------------
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _apply(
-        self,
-        tracking: Tracking,
-        stream_id: UUID,
-        version: int,
-        change: Callable[[Cursor[DictRow]], None],
-    ) -> bool:
-        """Record `tracking` and, unless the stream is at `version` already, the change.
-
-        One transaction: the tracking record first (a second recording of the
-        same tracking raises IntegrityError and rolls everything back), then the
-        stream's version guard, then the rows. Returns whether rows changed.
-        """
-        with self.datastore.transaction(commit=True) as curs:
-            self._insert_tracking(curs, tracking)
-            curs.execute(self._q(_GUARD), {"stream_id": stream_id, "version": version})
-            if curs.fetchone() is None:
-                return False  # this event (or a later one of its stream) was applied
-            change(curs)
-            return True
-
-    def _write(
-        self, tracking: Tracking, stream_id: UUID, version: int, *statements: Statement
-    ) -> bool:
-        def change(curs: Cursor[DictRow]) -> None:
-            for text, params in statements:
-                curs.execute(self._q(text), params)
-
-        return self._apply(tracking, stream_id, version, change)
+    prefix = "board_"
+    tables = BOARD_TABLES
+    ddl = _DDL
 
     # ----- workshop stream --------------------------------------------------
 
@@ -760,59 +701,16 @@ class BoardView(PostgresTrackingRecorder):
             ),
         )
 
-    # ----- rebuilding ---------------------------------------------------------
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def reset(self) -> None:
-        """Delete every board row and the view's position, in one transaction.
-
-        A runner started afterwards subscribes from the start of the log and
-        rebuilds the board. Stop the runners of this view first: a running one
-        keeps its own place in the log and would carry on from there.
-        """
-        with self.datastore.transaction(commit=True) as curs:
-            for table in self._names:
-                if table != "tracking":
-                    curs.execute(self._q(f"DELETE FROM {{{table}}}"))
-            curs.execute(
-                self._q("DELETE FROM {tracking} WHERE application_name <> %(migration)s"),
-                {"migration": self.table_migration_identifier},
-            )
-
     # ----- the read path ------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[Cursor[DictRow]]:
-        """A read-only transaction that sees one consistent state of all the tables."""
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            yield curs
-
-    def _tracked_position(self, curs: Cursor[DictRow]) -> int | None:
-        curs.execute(
-            self._q(
-                "SELECT max(notification_id) AS position FROM {tracking}"
-                " WHERE application_name <> %(migration)s"
-            ),
-            {"migration": self.table_migration_identifier},
-        )
-        row = curs.fetchone()
-        return None if row is None else row["position"]
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def tracked_position(self) -> int | None:
-        """The log position the view reflects (None when it has processed nothing)."""
-        with self._snapshot() as curs:
-            return self._tracked_position(curs)
-
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @transient
     def workshop_ids(self) -> list[UUID]:
         """Every workshop on the board, by start time then code."""
         with self._snapshot() as curs:
             curs.execute(self._q("SELECT id FROM {workshops} ORDER BY starts_at, code, id"))
             return [row["id"] for row in curs.fetchall()]
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @transient
     def counts(self, workshop_id: UUID) -> BoardCounts | None:
         with self._snapshot() as curs:
             curs.execute(
@@ -840,7 +738,7 @@ class BoardView(PostgresTrackingRecorder):
             row = curs.fetchone()
         return None if row is None else BoardCounts.model_validate(row)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @transient
     def board(self, workshop_id: UUID) -> Board | None:
         """The whole board of one workshop, read in one snapshot; None if unknown."""
         params = {"id": workshop_id}
@@ -1027,37 +925,32 @@ def _assemble(
 # ----- the projection ---------------------------------------------------------
 
 
-def _event_class(aggregate: type, name: str) -> type[Any]:
-    """A nested event class such as Workshop.Scheduled (made by the library's @event)."""
-    return cast(type[Any], getattr(aggregate, name))
-
-
-SCHEDULED = _event_class(Workshop, "Scheduled")
-PHASE_OPENED = _event_class(Workshop, "PhaseOpened")
-PHASE_CLOSED = _event_class(Workshop, "PhaseClosed")
-PHASE_EXTENDED = _event_class(Workshop, "PhaseExtended")
-CRITERIA_ADOPTED = _event_class(Workshop, "CriteriaAdopted")
-PHASE_PAUSED = _event_class(Workshop, "PhasePaused")
-PHASE_RESUMED = _event_class(Workshop, "PhaseResumed")
-BRIEFING_PUBLISHED = _event_class(Workshop, "BriefingPublished")
-KEY_AREA_DEFINED = _event_class(Workshop, "KeyAreaDefined")
-KEY_AREA_RENAMED = _event_class(Workshop, "KeyAreaRenamed")
-KEY_AREAS_MERGED = _event_class(Workshop, "KeyAreasMerged")
-GROUP_CAPACITY_SET = _event_class(Workshop, "GroupCapacitySet")
-PITCH_STARTED = _event_class(Workshop, "PitchSlotStarted")
-PITCH_ENDED = _event_class(Workshop, "PitchSlotEnded")
-RESULTS_DECLARED = _event_class(Workshop, "ResultsDeclared")
-JOINED = _event_class(Participant, "Joined")
-IDEA_SUBMITTED = _event_class(Idea, "Submitted")
-IDEA_EDITED = _event_class(Idea, "Edited")
-IDEA_WITHDRAWN = _event_class(Idea, "Withdrawn")
-IDEA_GROUPED = _event_class(Idea, "Grouped")
-IDEA_MERGED = _event_class(Idea, "MergedAsDuplicate")
-SIGNED_UP = _event_class(SignUp, "SignedUp")
-SWITCHED_GROUP = _event_class(SignUp, "SwitchedGroup")
-PROJECT_PROPOSED = _event_class(Project, "Proposed")
-PROJECT_REVISED = _event_class(Project, "Revised")
-BALLOT_CAST = _event_class(Ballot, "Cast")
+SCHEDULED = event_class(Workshop, "Scheduled")
+PHASE_OPENED = event_class(Workshop, "PhaseOpened")
+PHASE_CLOSED = event_class(Workshop, "PhaseClosed")
+PHASE_EXTENDED = event_class(Workshop, "PhaseExtended")
+CRITERIA_ADOPTED = event_class(Workshop, "CriteriaAdopted")
+PHASE_PAUSED = event_class(Workshop, "PhasePaused")
+PHASE_RESUMED = event_class(Workshop, "PhaseResumed")
+BRIEFING_PUBLISHED = event_class(Workshop, "BriefingPublished")
+KEY_AREA_DEFINED = event_class(Workshop, "KeyAreaDefined")
+KEY_AREA_RENAMED = event_class(Workshop, "KeyAreaRenamed")
+KEY_AREAS_MERGED = event_class(Workshop, "KeyAreasMerged")
+GROUP_CAPACITY_SET = event_class(Workshop, "GroupCapacitySet")
+PITCH_STARTED = event_class(Workshop, "PitchSlotStarted")
+PITCH_ENDED = event_class(Workshop, "PitchSlotEnded")
+RESULTS_DECLARED = event_class(Workshop, "ResultsDeclared")
+JOINED = event_class(Participant, "Joined")
+IDEA_SUBMITTED = event_class(Idea, "Submitted")
+IDEA_EDITED = event_class(Idea, "Edited")
+IDEA_WITHDRAWN = event_class(Idea, "Withdrawn")
+IDEA_GROUPED = event_class(Idea, "Grouped")
+IDEA_MERGED = event_class(Idea, "MergedAsDuplicate")
+SIGNED_UP = event_class(SignUp, "SignedUp")
+SWITCHED_GROUP = event_class(SignUp, "SwitchedGroup")
+PROJECT_PROPOSED = event_class(Project, "Proposed")
+PROJECT_REVISED = event_class(Project, "Revised")
+BALLOT_CAST = event_class(Ballot, "Cast")
 
 # The events that change the board; every other event only advances its position.
 HANDLED_EVENTS: tuple[type[Any], ...] = (
@@ -1322,10 +1215,7 @@ def board_view(env: Mapping[str, str]) -> BoardView:
     library's persistence settings (PERSISTENCE_MODULE=eventsourcing.postgres,
     POSTGRES_*), optionally prefixed `BOARD_`. Close it with `view.close()`.
     """
-    factory = InfrastructureFactory[BoardView].construct(
-        env=Environment(BoardProjection.name, dict(env))
-    )
-    return factory.tracking_recorder(BoardView)
+    return construct_view(BoardView, BoardProjection.name, env)
 
 
 def rebuild(view: BoardView) -> None:
