@@ -7,20 +7,33 @@ and the embedded servers are started only when no address is configured.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from eventsourcing.projection import ProjectionRunner
+from eventsourcing.persistence import TrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from projections.board import BoardProjection, BoardView
+from projections.matching import MatchingProjection, MatchingView
+from projections.pipeline import PipelineProjection, PipelineView
 
 from .app import Workshops
 from .embedded import EmbeddedPostgres, TemporalDevServer
 from .persistence import postgres_env
 from .settings import Settings
+
+V = TypeVar("V", bound=TrackingRecorder)
+
+# Every read model a projector keeps up to date.
+PROJECTIONS: tuple[tuple[type[Projection[Any]], type[Any]], ...] = (
+    (BoardProjection, BoardView),
+    (PipelineProjection, PipelineView),
+    (MatchingProjection, MatchingView),
+)
 
 
 @dataclass
@@ -43,13 +56,27 @@ class Stack:
         return self._app
 
     def board_runner(self) -> ProjectionRunner[Workshops, BoardView]:
-        runner: ProjectionRunner[Workshops, BoardView] = ProjectionRunner(
+        return self.runner(BoardProjection, BoardView)
+
+    def runner(
+        self, projection: type[Projection[V]], view: type[V]
+    ) -> ProjectionRunner[Workshops, V]:
+        """Follow the log into one read model, from the position it last committed."""
+        return ProjectionRunner(
             application_class=Workshops,
-            projection_class=BoardProjection,
-            view_class=BoardView,
+            projection_class=projection,
+            view_class=view,
             env=postgres_env(self.database_url),
         )
-        return runner
+
+    @contextmanager
+    def caught_up(
+        self, projection: type[Projection[V]], view: type[V], timeout: float = 60
+    ) -> Iterator[V]:
+        """A read model brought up to the log's current end (read-your-writes)."""
+        with self.runner(projection, view) as runner:
+            runner.wait(self.app.max_position(), timeout=timeout)
+            yield runner.view
 
     async def temporal_client(self) -> Client:
         return await Client.connect(

@@ -5,20 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, time
+from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID, uuid4
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from domain import programme_commands as pc
 from domain.agenda import SEED_AGENDA
 from domain.initiative import Rag, Stage
 from domain.meta import Meta
 from domain.programme import programme_id
+from projections.pipeline import PipelineProjection, PipelineView
 
 from .bootstrap import Stack, bootstrap
 from .programmes import Programmes
+from .report import gather, write_report
 
 T = TypeVar("T")
 
@@ -227,3 +231,76 @@ def benefit(
         evidence=evidence,
     )
     _act(lambda s, m: s.record_benefit(cmd, m), actor, f"benefit recorded: {amount:g} {measure}")
+
+
+# ----- reading: lists, trails and the report ------------------------------------------------
+
+
+@contextmanager
+def _pipeline() -> Iterator[PipelineView]:
+    with _service() as (stack, _), stack.caught_up(PipelineProjection, PipelineView) as view:
+        yield view
+
+
+@initiative_cli.command("list")
+def list_initiatives(
+    programme: Annotated[str, typer.Option(help="programme name or id")],
+    stage: Annotated[Stage | None, typer.Option()] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """List a programme's initiatives, optionally by stage or region."""
+    with _pipeline() as view:
+        rows = view.initiatives(_programme(programme), stage=stage, region=region)
+    table = Table(title="Initiatives")
+    for column in ("id", "title", "stage", "regions", "owner", "progress", "milestones"):
+        table.add_column(column)
+    for row in rows:
+        done = sum(1 for m in row.milestones if m.completed_at)
+        progress = f"{row.progress.percent}% {row.progress.status}" if row.progress else "-"
+        stale = " stale" if row.stale else ""
+        table.add_row(
+            str(row.id),
+            row.title,
+            row.stage.value + stale,
+            ", ".join(row.regions),
+            row.owner or "-",
+            progress,
+            f"{done}/{len(row.milestones)}",
+        )
+    console.print(table)
+
+
+@initiative_cli.command("show")
+def show(initiative: str) -> None:
+    """One initiative's whole trail, from the first idea to the latest benefit."""
+    initiative_id = _uuid(initiative, "initiative")
+    with _pipeline() as view:
+        row = view.initiative(initiative_id)
+        trail = view.trail(initiative_id)
+    if row is None:
+        raise BadValue(f"initiative: no initiative {initiative_id}")
+    console.rule(f"[bold]{row.title}[/bold]  ({row.stage.value})")
+    console.print(f"owner {row.owner or '-'}   regions {', '.join(row.regions)}")
+    for m in row.milestones:
+        state = f"done {m.completed_at:%d %b %Y}" if m.completed_at else f"due {m.due:%d %b %Y}"
+        console.print(f"  milestone {m.id}  {m.title}: {state}")
+    for entry in trail:
+        console.print(f"{entry.at:%Y-%m-%d %H:%M}  {entry.text}  [dim]({entry.actor})[/dim]")
+
+
+@programme_cli.command("report")
+def report(
+    programme: Annotated[str, typer.Option(help="programme name or id")],
+    out: Annotated[Path, typer.Option(help="folder for report.md, initiatives.csv, *.svg")] = Path(
+        "programme-report"
+    ),
+    at: Annotated[str | None, typer.Option(help="report as at this ISO date (default now)")] = None,
+) -> None:
+    """Write the programme report: Markdown, CSV, and SVG charts of pipeline and benefits."""
+    now = _when(at, "--at") if at else datetime.now(UTC)
+    with _pipeline() as view:
+        gathered = gather(view, _programme(programme), now)
+    if gathered is None:
+        raise BadValue(f"programme: no programme {programme!r}")
+    for path in write_report(gathered, out):
+        console.print(f"wrote {path}")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .bootstrap import Stack
+from .bootstrap import PROJECTIONS, Stack
 
 
 def follow(stack: Stack, poll_seconds: float) -> None:
-    """Run the board projection; restart its subscription every `poll_seconds`.
+    """Run every projection; restart its subscription every `poll_seconds`.
 
     The library's PostgreSQL subscription waits on LISTEN/NOTIFY without a
     time-out, so a lost notification or a dropped connection could stall it.
@@ -14,5 +14,11 @@ def follow(stack: Stack, poll_seconds: float) -> None:
     restart is a poll that can skip or repeat nothing.
     """
     while True:
-        with stack.board_runner() as runner:
-            runner.run_forever(timeout=poll_seconds)
+        runners = [stack.runner(projection, view) for projection, view in PROJECTIONS]
+        try:
+            runners[0].run_forever(timeout=poll_seconds)
+            for runner in runners:
+                runner.run_forever(timeout=0)  # re-raise any runner's error
+        finally:
+            for runner in runners:
+                runner.__exit__(None, None, None)
