@@ -214,7 +214,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(done.exit_code)
     except typer.TyperException as error:  # usage errors: unknown option, bad value
         _fail(error.format_message())
-    except (BadInput, BadValue, DomainError) as error:
+    except DomainError as error:  # a broken rule: name the field at fault
+        _fail(f"{error.field}: {error.message}" if error.field else error.message)
+    except (BadInput, BadValue) as error:
         _fail(str(error))
     except ValidationError as error:  # a command model rejected a value
         _fail(_first_error("input", error))
