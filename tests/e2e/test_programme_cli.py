@@ -96,7 +96,12 @@ def test_a_manager_tracks_an_initiative_and_writes_the_report(
     listed = manager("initiative", "list", "--programme", "Devon and Cornwall 2010")
     assert "Shared cloud" in listed and "60% amber" in listed
     shown = manager("initiative", "show", initiative)
-    for expected in ("Owner: Ann Carew", "Progress: 60%", "Milestone completed", "Benefit recorded"):
+    for expected in (
+        "Owner: Ann Carew",
+        "Progress: 60%",
+        "Milestone completed",
+        "Benefit recorded",
+    ):
         assert expected in shown, shown
 
     out = tmp_path / "report"
