@@ -63,13 +63,25 @@ def demo(
     as_json: Annotated[
         bool, typer.Option("--json", help="print the decision record as JSON")
     ] = False,
+    programme: Annotated[
+        bool, typer.Option("--programme", help="run a whole programme (--scenario: its file)")
+    ] = False,
+    day_seconds: Annotated[
+        float, typer.Option(help="with --programme: real seconds per scenario day")
+    ] = 0.3,
+    out: Annotated[
+        Path | None, typer.Option(help="with --programme: folder for the report files")
+    ] = None,
 ) -> None:
-    """Replay a whole workshop through the real workflow and print the board and decision."""
+    """Replay a whole workshop (or programme) through the real workflows and print the outcome."""
     from .demo import run_demo
     from .render import decision_record, render_board, render_decision
 
     if time_scale <= 0 or time_scale > 100_000:
         raise BadInput("--time-scale must be greater than 0 and at most 100000")
+    if programme:
+        _programme_demo(scenario, time_scale, day_seconds, out)
+        return
     plan = _load(scenario)
     code = code or f"{plan.workshop.code}-{uuid4().hex[:6]}"
     with _stack(time_scale=time_scale) as stack:
@@ -81,6 +93,44 @@ def demo(
             return
         render_board(console, outcome.board)
         render_decision(console, record)
+
+
+def _programme_demo(
+    path: Path | None, agenda_scale: float, day_seconds: float, out: Path | None
+) -> None:
+    from .programme_demo import run_programme
+    from .programme_scenario import load_programme
+    from .render import render_programme
+
+    if not 0.01 <= day_seconds <= 60:
+        raise BadInput("--day-seconds must be between 0.01 and 60")
+    try:
+        plan = load_programme(path)
+    except FileNotFoundError as error:
+        raise BadInput(f"programme: no such file {error.filename}") from None
+    except ValidationError as error:
+        raise BadInput(_first_error("programme", error)) from None
+    except (ValueError, yaml.YAMLError) as error:
+        raise BadInput(f"programme: {_one_line(error)}") from None
+    suffix = uuid4().hex[:6]
+    with _stack() as stack:
+        with _spinner() as step:
+            outcome = asyncio.run(
+                run_programme(stack, plan, suffix, day_seconds, agenda_scale, step)
+            )
+        folder = out or stack.settings.data_dir / f"programme-report-{suffix}"
+        render_programme(console, stack, outcome, folder)
+
+
+@contextmanager
+def _spinner() -> Iterator[Callable[[str], None]]:
+    with err.status("starting") as status:
+
+        def step(text: str) -> None:
+            status.update(text)
+            err.print(f"[dim]{text}[/dim]")
+
+        yield step
 
 
 @contextmanager

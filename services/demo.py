@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from temporalio.client import Client, WorkflowHandle
@@ -130,26 +131,42 @@ async def _run_day(
         sim_epoch=scenario.workshop.starts_at,
     )
     handle = await start_agenda(client, agenda_input, task_queue)
+    room = await play_room(app, handle, scenario, workshop_id, time_scale, progress)
+    await handle.result()
+    return declared(app, workshop_id), len(room.people), room.acts
+
+
+async def play_room(
+    app: Workshops,
+    handle: WorkflowHandle[Any, Any],
+    scenario: Scenario,
+    workshop_id: UUID,
+    time_scale: float,
+    progress: Progress,
+    briefing: Callable[[Room], None] | None = None,
+) -> Room:
+    """Act as the room in each phase of a running agenda, as each phase opens."""
     room = Room(scenario, app, workshop_id, ScenarioClock(scenario.workshop.starts_at, time_scale))
+    acts = {**PHASE_ACTS, **({PhaseKind.BRIEFING: briefing} if briefing else {})}
     for index, phase in enumerate(scenario.agenda.phases):
         status = await _wait_for_phase(handle, index)
         room.clock = ScenarioClock(status.sim_time_at(datetime.now(UTC)), time_scale)
-        progress(f"phase {index + 1}/{len(scenario.agenda.phases)}: {phase.kind.value}")
+        progress(f"{scenario.workshop.code}: {phase.kind.value}")
         if not room.people:
             await asyncio.to_thread(_join_everyone, room)
         # The room's acts are blocking calls: keep them off the worker's event loop.
-        await asyncio.to_thread(PHASE_ACTS[phase.kind], room)
-    await handle.result()
+        await asyncio.to_thread(acts[phase.kind], room)
+    return room
+
+
+def declared(app: Workshops, workshop_id: UUID) -> Result:
     workshop = app.load(Workshop, workshop_id, "workshop_id")
     if workshop.results is None:
         raise RuntimeError("the agenda finished without declaring results")
-    result = Result.model_validate(workshop.results)
-    return result, len(room.people), room.acts
+    return Result.model_validate(workshop.results)
 
 
-async def _wait_for_phase(
-    handle: WorkflowHandle[WorkshopAgenda, object], index: int
-) -> AgendaStatus:
+async def _wait_for_phase(handle: WorkflowHandle[Any, Any], index: int) -> AgendaStatus:
     while True:
         status = await handle.query(WorkshopAgenda.status)
         if status.phase_index >= index and (status.open or status.finished):
@@ -262,7 +279,7 @@ def _nothing(room: Room) -> None:
     return None
 
 
-PHASE_ACTS = {
+PHASE_ACTS: dict[PhaseKind, Callable[[Room], None]] = {
     PhaseKind.BRIEFING: _briefing,
     PhaseKind.BRAINSTORM: _brainstorm,
     PhaseKind.GROUPING: _grouping,

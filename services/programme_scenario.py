@@ -54,6 +54,11 @@ class BenefitPlan(Strict):
     evidence: str
 
 
+class RegionPlan(Strict):
+    day: float = Field(ge=0)
+    region: str
+
+
 class DeliveryPlan(Strict):
     initiative: str
     owner: str
@@ -63,6 +68,7 @@ class DeliveryPlan(Strict):
     progress: list[ProgressPlan] = []
     delivered_day: float | None = None
     benefits: list[BenefitPlan] = []
+    adopted_in: list[RegionPlan] = Field(default=[], description="other regions taking it up")
 
 
 class ProgrammeScenario(Strict):

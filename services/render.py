@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -131,3 +132,28 @@ def render_status(console: Console, stack: Stack) -> None:
                 board.code, board.title, phase, str(board.participants), str(ideas), declared
             )
         console.print(table)
+
+
+def render_programme(console: Console, stack: Stack, outcome: Any, folder: Path) -> None:
+    """Workshop winners, notices sent, then the programme report (also written to files)."""
+    from collections import Counter
+
+    from rich.markdown import Markdown
+
+    from projections.pipeline import PipelineProjection, PipelineView
+
+    from .report import gather, write_report
+
+    console.rule(f"[bold]{outcome.name}[/bold]")
+    for title, result in outcome.workshops:
+        titles = {t.project_id: t for t in result.totals}
+        winners = ", ".join(f"{titles[w].title} ({titles[w].share:.0%})" for w in result.winners)
+        console.print(f"{title}: [bold]{winners}[/bold]")
+    kinds = Counter(notice.kind for notice in outcome.notices)
+    console.print("notices sent: " + (", ".join(f"{k} {n}" for k, n in kinds.items()) or "none"))
+    with stack.caught_up(PipelineProjection, PipelineView) as view:
+        report = gather(view, outcome.programme_id, outcome.ends_at)
+    assert report is not None
+    paths = write_report(report, folder)
+    console.print(Markdown(paths[0].read_text(encoding="utf-8")))
+    console.print(f"report written to {folder}")

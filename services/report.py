@@ -133,13 +133,18 @@ def _initiative_section(row: InitiativeRow, trail: list[TrailEntry]) -> list[str
         f"## Initiative: {row.title}",
         "",
         f"Stage {_words(row.stage)}; owner {row.owner or 'none'}; "
-        f"regions {', '.join(row.regions)}; progress {progress}{'; STALE' if row.stale else ''}.",
+        f"regions {', '.join(row.regions)}; progress {progress}{'; STALE' if _stale(row) else ''}.",
         "",
         "Trail:",
         "",
     ]
     lines += [f"1. {e.at:%d %b %Y} - {e.text} ({e.actor})" for e in trail]
     return lines
+
+
+def _stale(row: InitiativeRow) -> bool:
+    """A stale flag matters only while the initiative is still being delivered."""
+    return row.stale and row.stage in (Stage.PROPOSED, Stage.APPROVED, Stage.IN_DELIVERY)
 
 
 def _words(stage: Stage | str) -> str:
