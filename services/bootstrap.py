@@ -20,9 +20,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from projections.board import BoardProjection, BoardView
 from projections.matching import MatchingProjection, MatchingView
 from projections.pipeline import PipelineProjection, PipelineView
+from workflows.notifier import Notifier
 
 from .app import Workshops
 from .embedded import EmbeddedPostgres, TemporalDevServer
+from .notifications import FanOutNotifier, LogNotifier, SmtpNotifier
 from .persistence import postgres_env
 from .settings import Settings
 
@@ -94,6 +96,21 @@ class Stack:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def build_notifier(settings: Settings) -> FanOutNotifier:
+    """Reminders are always logged, and e-mailed when an SMTP host is configured."""
+    notifiers: list[Notifier] = [LogNotifier()]
+    if settings.smtp_host:
+        notifiers.append(
+            SmtpNotifier(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.mail_from,
+                settings.mail_fallback_to,
+            )
+        )
+    return FanOutNotifier(notifiers)
 
 
 def build_app(database_url: str) -> Workshops:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import uuid4
 
 import typer
@@ -176,12 +176,27 @@ def _stack(temporal: bool = True, **overrides: object) -> Stack:
 
 @cli.command()
 def worker() -> None:
-    """Run a Temporal worker for the workshop agendas until interrupted."""
-    from workflows.worker import build_worker
+    """Run a Temporal worker for agendas, campaigns and deliveries until interrupted."""
+    from workflows.campaign_worker import build_campaign_worker
+    from workflows.delivery import InitiativeDelivery
+    from workflows.delivery_activities import DeliveryActivities
+
+    from .bootstrap import build_notifier
+    from .programmes import Programmes
 
     async def run(stack: Stack) -> None:
         client = await stack.temporal_client()
-        async with build_worker(client, stack.app, stack.settings.task_queue) as running:
+        programmes = Programmes(stack.app)
+        delivery = DeliveryActivities(programmes, build_notifier(stack.settings))
+        running_worker = build_campaign_worker(
+            client,
+            stack.app,
+            programmes,
+            stack.settings.task_queue,
+            workflows=[InitiativeDelivery],
+            activities=delivery.all(),
+        )
+        async with running_worker as running:
             err.print(
                 f"worker on task queue {stack.settings.task_queue!r} at {stack.temporal_address}"
             )
@@ -190,6 +205,27 @@ def worker() -> None:
 
     with _stack() as stack:
         _until_interrupted(lambda: asyncio.run(run(stack)))
+
+
+@cli.command()
+def relay(
+    poll: Annotated[
+        float, typer.Option(help="seconds between catch-up polls", min=0.5, max=3600)
+    ] = 30.0,
+) -> None:
+    """Signal delivery workflows about recorded initiative events until interrupted."""
+    import threading
+
+    from .delivery_relay import run_relay
+
+    async def connect(stack: Stack) -> Any:
+        return await stack.temporal_client()
+
+    with _stack() as stack:
+        client = asyncio.run(connect(stack))
+        err.print(f"relaying initiative events to {stack.temporal_address}")
+        stop = threading.Event()
+        _until_interrupted(lambda: run_relay(stack.database_url, client, stop, poll_seconds=poll))
 
 
 @cli.command()

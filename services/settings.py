@@ -25,3 +25,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".quickwins")
     # Speeds up (or slows down) workshop timers; 10.0 makes a minute last 6 s.
     time_scale: float = Field(default=1.0, gt=0)
+    # Reminders to initiative owners: always logged; also e-mailed when a host is set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    mail_from: str = "quickwins@localhost"
+    # Where a reminder goes when the owner has no e-mail address.
+    mail_fallback_to: str | None = None
