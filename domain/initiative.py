@@ -95,6 +95,7 @@ class Initiative(Aggregate):
         self.follow_ups: list[UUID] = []
         self.delivered_at: datetime | None = None
         self.review_due: datetime | None = None
+        self.reminder_keys: set[str] = set()
 
     # ----- owner and stage ---------------------------------------------------
 
@@ -221,13 +222,19 @@ class Initiative(Aggregate):
     def _flagged_stale(self, last_report_at: datetime | None, meta: Meta) -> None:
         self.stale = True
 
-    def record_reminder(self, kind: str, about: str, meta: Meta) -> None:
-        """Who was reminded of what: part of the trail, not a change of state."""
-        self._reminder_sent(kind=kind, about=about, owner=self.owner, meta=meta)
+    def record_reminder(self, kind: str, about: str, meta: Meta, key: str = "") -> None:
+        """Who was reminded of what. A reminder with a key is recorded once, however
+        often a retried activity asks (the key names the act, e.g. its due date)."""
+        if key and key in self.reminder_keys:
+            return
+        self._reminder_sent(kind=kind, about=about, owner=self.owner, meta=meta, key=key)
 
     @event("ReminderSent")
-    def _reminder_sent(self, kind: str, about: str, owner: str | None, meta: Meta) -> None:
-        pass
+    def _reminder_sent(
+        self, kind: str, about: str, owner: str | None, meta: Meta, key: str = ""
+    ) -> None:
+        if key:
+            self.reminder_keys.add(key)
 
     def schedule_benefits_review(self, due: datetime, meta: Meta) -> None:
         if self.stage != Stage.DELIVERED:

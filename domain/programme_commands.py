@@ -119,6 +119,7 @@ class FlagStale(InitiativeCommand):
 class RecordReminder(InitiativeCommand):
     kind: str = Field(min_length=1, max_length=40)
     about: str = Field(default="", max_length=200)
+    key: str = Field(default="", max_length=200, description="names the act: recorded once")
 
 
 class ScheduleBenefitsReview(InitiativeCommand):

@@ -80,6 +80,12 @@ class Run:
     initiatives: dict[str, UUID] = field(default_factory=dict)  # by title
     correlation: UUID = field(default_factory=uuid4)
     deliveries: list[asyncio.Task[datetime]] = field(default_factory=list)
+    # Each initiative's scenario clock: its adoption time, and when the driver saw it.
+    clocks: dict[UUID, tuple[datetime, float]] = field(default_factory=dict)
+
+    def initiative_now(self, initiative_id: UUID) -> datetime:
+        adopted_at, seen = self.clocks[initiative_id]
+        return adopted_at + timedelta(seconds=(time.monotonic() - seen) * self.time_scale)
 
     @property
     def time_scale(self) -> float:
@@ -239,14 +245,19 @@ async def _after_workshop(run: Run, index: int, workshop_id: UUID, scenario: Sce
     for project_id in result.winners:
         initiative = await _adopted(run, project_id)
         run.initiatives[titles[project_id]] = initiative.id
+        run.clocks.setdefault(initiative.id, (initiative.adopted_at, time.monotonic()))
         run.progress(f"adopted: {titles[project_id]}")
         plan = next((d for d in run.plan.delivery if d.initiative == titles[project_id]), None)
         if plan is not None:
             run.deliveries.append(asyncio.create_task(_deliver(run, initiative, plan)))
     follow_up_of = run.plan.workshops[index].follow_up_of
     if follow_up_of and follow_up_of in run.initiatives:
-        link = pc.LinkFollowUp(initiative_id=run.initiatives[follow_up_of], workshop_id=workshop_id)
-        run.programmes.link_follow_up(link, run.meta("manager:demo", scenario.workshop.starts_at))
+        initiative_id = run.initiatives[follow_up_of]
+        link = pc.LinkFollowUp(initiative_id=initiative_id, workshop_id=workshop_id)
+        # On the initiative's own clock, like its delivery plan, so its trail stays in order.
+        run.programmes.link_follow_up(
+            link, run.meta("manager:demo", run.initiative_now(initiative_id))
+        )
 
 
 async def _adopted(run: Run, project_id: UUID) -> Initiative:
@@ -265,7 +276,7 @@ Step = tuple[float, Callable[[Any, Meta], object], Any]
 
 async def _deliver(run: Run, initiative: Initiative, plan: DeliveryPlan) -> datetime:
     """Play one initiative's plan; day 0 is its adoption, on its own scenario clock."""
-    started = time.monotonic()
+    started = run.clocks.setdefault(initiative.id, (initiative.adopted_at, time.monotonic()))[1]
     last = initiative.adopted_at
     for day, method, command in _steps(run.programmes, initiative, plan):
         wait = day * run.day_seconds - (time.monotonic() - started)

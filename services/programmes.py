@@ -249,7 +249,9 @@ class Programmes:
         return self._act(cmd.initiative_id, lambda i: i.flag_stale(cmd.since, meta))
 
     def record_reminder(self, cmd: pc.RecordReminder, meta: Meta) -> int:
-        return self._act(cmd.initiative_id, lambda i: i.record_reminder(cmd.kind, cmd.about, meta))
+        return self._act(
+            cmd.initiative_id, lambda i: i.record_reminder(cmd.kind, cmd.about, meta, cmd.key)
+        )
 
     def schedule_benefits_review(self, cmd: pc.ScheduleBenefitsReview, meta: Meta) -> int:
         return self._act(cmd.initiative_id, lambda i: i.schedule_benefits_review(cmd.due, meta))

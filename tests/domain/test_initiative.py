@@ -798,3 +798,14 @@ def test_an_initiatives_whole_trail_replays_and_round_trips_a_store() -> None:
         assert copy.follow_ups == [follow_up]
         assert copy.review_due == T0 + timedelta(days=180)
         assert copy.delivered_at == initiative.delivered_at
+
+
+def test_a_keyed_reminder_is_recorded_once_however_often_it_is_retried() -> None:
+    initiative = new_initiative()
+    initiative.collect_events()
+    initiative.record_reminder("milestone-reminder", "Pilot", meta(), key="m1@2010-08-01")
+    initiative.record_reminder("milestone-reminder", "Pilot", meta(), key="m1@2010-08-01")
+    initiative.record_reminder("progress-request", "", meta())
+    initiative.record_reminder("progress-request", "", meta())
+    kinds = [type(e).__name__ for e in initiative.collect_events()]
+    assert kinds == ["ReminderSent", "ReminderSent", "ReminderSent"]
