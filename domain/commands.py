@@ -110,6 +110,11 @@ class MergeIdea(Command):
     target_id: UUID
 
 
+class LinkToEarlierIdea(Command):
+    idea_id: UUID
+    earlier_id: UUID
+
+
 class SignUpToGroup(WorkshopCommand):
     participant_id: UUID
     key_area_id: UUID

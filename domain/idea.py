@@ -7,7 +7,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from .agenda import PhaseKind
-from .errors import InvalidInput, NotAllowed, UnknownId
+from .errors import AlreadyExists, InvalidInput, NotAllowed, UnknownId
 from .meta import Meta
 from .participant import Participant
 from .text import IDEA_MAX, require_text
@@ -30,6 +30,7 @@ class Idea(Aggregate):
         self.withdrawn = False
         self.key_area_id: UUID | None = None
         self.merged_into: UUID | None = None
+        self.recurs: list[UUID] = []  # ideas from earlier workshops it came up in too
 
     @property
     def active(self) -> bool:
@@ -78,6 +79,34 @@ class Idea(Aggregate):
     @event("MergedAsDuplicate")
     def _merged(self, target_id: UUID, meta: Meta) -> None:
         self.merged_into = target_id
+
+    def link_to_earlier(
+        self, workshop: Workshop, earlier: Idea, earlier_workshop: Workshop, meta: Meta
+    ) -> None:
+        """Note that this idea came up at an earlier workshop of the same programme.
+
+        Across events the ideas are not merged (each workshop keeps its own
+        board); the link joins their trails, so a recurring idea is visible.
+        """
+        self._require_same_workshop(workshop)
+        workshop.require_phase(PhaseKind.BRAINSTORM, PhaseKind.GROUPING)
+        if earlier.workshop_id != earlier_workshop.id:
+            raise UnknownId("the earlier idea's workshop does not match", "earlier_id")
+        same_programme = workshop.programme_id is not None and (
+            workshop.programme_id == earlier_workshop.programme_id
+        )
+        if not same_programme or earlier_workshop.starts_at >= workshop.starts_at:
+            raise InvalidInput(
+                "the earlier idea must come from an earlier workshop of the same programme",
+                "earlier_id",
+            )
+        if earlier.id in self.recurs:
+            raise AlreadyExists("already linked to that idea", "earlier_id")
+        self._linked(earlier_id=earlier.id, earlier_workshop_id=earlier_workshop.id, meta=meta)
+
+    @event("LinkedToEarlier")
+    def _linked(self, earlier_id: UUID, earlier_workshop_id: UUID, meta: Meta) -> None:
+        self.recurs.append(earlier_id)
 
     def _require_author_in_brainstorm(self, workshop: Workshop, author: UUID) -> None:
         self._require_same_workshop(workshop)

@@ -601,6 +601,28 @@ class PipelineView(TrackedView):
 
         return self._apply(tracking, idea_id, version, change)
 
+    def link_to_earlier(
+        self, tracking: Tracking, idea_id: UUID, version: int, *, earlier_id: UUID, meta: Meta
+    ) -> bool:
+        """A line in the idea's trail: it came up at an earlier workshop too."""
+
+        def change(curs: Cursor[DictRow]) -> None:
+            earlier = self._fetch(
+                curs,
+                "SELECT i.text, w.region, w.title FROM {ideas} i JOIN {workshops} w"
+                " ON w.id = i.workshop_id WHERE i.id = %(id)s",
+                {"id": earlier_id},
+            )
+            if earlier is None:
+                return
+            line = (
+                f'Came up before, in {earlier["region"]} ("{earlier["title"]}"): '
+                f'"{earlier["text"]}"'
+            )
+            self._trail(curs, tracking, "idea", idea_id, meta, TrailKind.CAME_UP_BEFORE, line)
+
+        return self._apply(tracking, idea_id, version, change)
+
     def propose_project(
         self,
         tracking: Tracking,
@@ -1287,6 +1309,16 @@ class PipelineView(TrackedView):
             rows = curs.fetchall()
         return [TrailEntry.model_validate(dict(row)) for row in rows]
 
+    def idea_trail(self, idea_id: UUID) -> list[TrailEntry]:
+        """One idea's own trail, in log order (empty if unknown or outside a programme)."""
+        with self._snapshot() as curs:
+            curs.execute(
+                self._q("SELECT * FROM {trail} WHERE subject_id = %(id)s ORDER BY position"),
+                {"id": idea_id},
+            )
+            rows = curs.fetchall()
+        return [TrailEntry.model_validate(dict(row)) for row in rows]
+
 
 # ----- assembling the read models ------------------------------------------------
 
@@ -1501,6 +1533,7 @@ IDEA_EDITED = event_class(Idea, "Edited")
 IDEA_WITHDRAWN = event_class(Idea, "Withdrawn")
 IDEA_GROUPED = event_class(Idea, "Grouped")
 IDEA_MERGED = event_class(Idea, "MergedAsDuplicate")
+IDEA_LINKED = event_class(Idea, "LinkedToEarlier")
 PROJECT_PROPOSED = event_class(Project, "Proposed")
 PROJECT_REVISED = event_class(Project, "Revised")
 ADOPTED = event_class(Initiative, "Adopted")
@@ -1533,6 +1566,7 @@ HANDLED_EVENTS: tuple[type[Any], ...] = (
     IDEA_WITHDRAWN,
     IDEA_GROUPED,
     IDEA_MERGED,
+    IDEA_LINKED,
     PROJECT_PROPOSED,
     PROJECT_REVISED,
     ADOPTED,
@@ -1675,6 +1709,12 @@ class PipelineProjection(Projection[PipelineView]):
     def _idea_merged(self, e: Any, tracking: Tracking) -> None:
         self.view.merge_idea(
             tracking, e.originator_id, e.originator_version, target_id=e.target_id, meta=e.meta
+        )
+
+    @process_event.register(IDEA_LINKED)
+    def _idea_linked(self, e: Any, tracking: Tracking) -> None:
+        self.view.link_to_earlier(
+            tracking, e.originator_id, e.originator_version, earlier_id=e.earlier_id, meta=e.meta
         )
 
     @process_event.register(PROJECT_PROPOSED)

@@ -193,6 +193,7 @@ class TrailKind(StrEnum):
     IDEA_EDITED = "idea_edited"
     IDEA_WITHDRAWN = "idea_withdrawn"
     IDEA_GROUPED = "idea_grouped"
+    CAME_UP_BEFORE = "came_up_before"
     DUPLICATE_MERGED = "duplicate_merged"
     PROJECT_PROPOSED = "project_proposed"
     PROJECT_REVISED = "project_revised"

@@ -198,6 +198,13 @@ class Workshops(Application[UUID]):
         target = self.load(ideas.Idea, cmd.target_id, "target_id")
         return self._idea_act(cmd.idea_id, lambda i, w: i.merge_into(w, target, meta))
 
+    def link_to_earlier(self, cmd: c.LinkToEarlierIdea, meta: Meta) -> int:
+        earlier = self.load(ideas.Idea, cmd.earlier_id, "earlier_id")
+        earlier_workshop = self.load(workshops.Workshop, earlier.workshop_id, "earlier_id")
+        return self._idea_act(
+            cmd.idea_id, lambda i, w: i.link_to_earlier(w, earlier, earlier_workshop, meta)
+        )
+
     def _idea_act(
         self, idea_id: UUID, act: Callable[[ideas.Idea, workshops.Workshop], None]
     ) -> int:

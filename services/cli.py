@@ -282,7 +282,9 @@ def _until_interrupted(run: object) -> None:
 
 def _register_subcommands() -> None:
     from .cli_programmes import initiative_cli, programme_cli
+    from .cli_workshops import workshop_cli
 
+    cli.add_typer(workshop_cli, name="workshop")
     cli.add_typer(programme_cli, name="programme")
     cli.add_typer(initiative_cli, name="initiative")
 

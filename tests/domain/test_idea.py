@@ -3,21 +3,25 @@ grouped into a key area, merged into another idea as a duplicate."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import uuid4
 
 import pytest
 
 from domain.agenda import PhaseKind
-from domain.errors import InvalidInput, NotAllowed, UnknownId, WrongPhase
-from domain.idea import submit
+from domain.errors import AlreadyExists, InvalidInput, NotAllowed, UnknownId, WrongPhase
+from domain.idea import Idea, submit
 from domain.text import IDEA_MAX
+from domain.workshop import Workshop
 
 from .builders import (
     advance_to,
     area_named,
     idea,
     meta,
+    new_programme,
     person,
+    programme_workshop,
     rejects,
     settled,
     workshop_at,
@@ -216,3 +220,42 @@ def test_duplicates_are_merged_only_while_brainstorming_or_grouping(kind: PhaseK
     pat = person(workshop)
     one, two = idea(workshop, pat), idea(workshop, pat)
     rejects(WrongPhase, "phase", lambda: one.merge_into(workshop, two, meta()), one, two)
+
+
+# ----- the same idea at an earlier workshop of the programme ------------------
+
+
+def _two_workshops() -> tuple[Workshop, Workshop, Idea, Idea]:
+    programme = new_programme()
+    earlier = advance_to(programme_workshop(programme, days=0), PhaseKind.BRAINSTORM)
+    later = advance_to(programme_workshop(programme, days=60), PhaseKind.BRAINSTORM)
+    first = idea(earlier, person(earlier), "A shared cloud")
+    second = idea(later, person(later), "A shared cloud for us too")
+    return earlier, later, first, second
+
+
+def test_an_idea_links_to_the_same_idea_at_an_earlier_workshop() -> None:
+    earlier, later, first, second = _two_workshops()
+    second.link_to_earlier(later, first, earlier, meta())
+    assert second.recurs == [first.id]
+    (event,) = second.collect_events()
+    assert event.earlier_id == first.id  # type: ignore[attr-defined]
+    assert event.earlier_workshop_id == earlier.id  # type: ignore[attr-defined]
+
+
+def test_linking_rules_record_nothing_when_broken() -> None:
+    earlier, later, first, second = _two_workshops()
+
+    def link(idea_: Idea, w: Workshop, target: Idea, target_w: Workshop) -> Callable[[], None]:
+        return lambda: idea_.link_to_earlier(w, target, target_w, meta())
+
+    rejects(InvalidInput, "earlier_id", link(first, earlier, second, later), first)
+    rejects(UnknownId, "earlier_id", link(second, later, first, later), second)
+    plain = advance_to(workshop_at(), PhaseKind.BRAINSTORM)
+    outsider = idea(plain, person(plain))
+    rejects(InvalidInput, "earlier_id", link(second, later, outsider, plain), second)
+    second.link_to_earlier(later, first, earlier, meta())
+    settled(second)
+    rejects(AlreadyExists, "earlier_id", link(second, later, first, earlier), second)
+    advance_to(later, PhaseKind.SIGNUP)
+    rejects(WrongPhase, "phase", link(second, later, first, earlier), second)

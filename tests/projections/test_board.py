@@ -50,6 +50,7 @@ from .helpers import (
 
 # Events the board does not show: they only advance its position.
 IGNORED = {
+    "Idea.LinkedToEarlier",  # shown on the pipeline trail, not on the room's board
     "Seat.Claimed",
     "Seat.Reclaimed",
     "Seat.Released",
