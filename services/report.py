@@ -47,7 +47,7 @@ def write_report(report: ProgrammeReport, folder: Path) -> list[Path]:
         "report.md": markdown(report),
         "initiatives.csv": initiatives_csv(report),
         "pipeline.svg": funnel_svg(report.summary),
-        "benefits.svg": benefits_svg(report.summary),
+        "benefits.svg": benefits_svg(report),
     }
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
@@ -211,17 +211,44 @@ def funnel_svg(s: PipelineSummary) -> str:
     return _bars_svg("Pipeline: initiatives by stage", rows)
 
 
-def benefits_svg(s: PipelineSummary) -> str:
-    """Each outcome measure's total, scaled within its own row (units differ)."""
-    rows = [(b.name, b.total, b.unit) for b in s.benefits]
-    return _bars_svg("Benefits recorded per outcome measure", rows, per_row_scale=True)
+def benefits_svg(report: ProgrammeReport) -> str:
+    """Each outcome measure's total, split by the initiatives that delivered it.
+
+    Units differ between measures, so each bar is its own measure's total; the
+    segments show which initiatives it came from.
+    """
+    s = report.summary
+    titles = [row.title for row in report.initiatives if row.benefits]
+    width, label_w, bar_w, row_h, top = 700, 190, 330, 34, 44
+    legend_top = top + row_h * len(s.benefits) + 10
+    height = legend_top + 20 * len(titles) + 12
+    parts = _svg_head("Benefits recorded per outcome measure, by initiative", width, height)
+    for i, total in enumerate(s.benefits):
+        y = top + i * row_h
+        parts.append(_label(16, y + 21, total.name))
+        x = float(label_w)
+        for k, row in enumerate(r for r in report.initiatives if r.benefits):
+            part = sum(b.amount for b in row.benefits if b.measure == total.measure)
+            if part > 0 and total.total > 0:
+                length = bar_w * part / total.total
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y + 6}" width="{length:.1f}" height="22" '
+                    f'fill="{BAR_COLOURS[k % len(BAR_COLOURS)]}"><title>{escape(row.title)}: '
+                    f"{part:,.0f} {escape(total.unit)}</title></rect>"
+                )
+                x += length
+        parts.append(_label(int(x) + 8, y + 21, f"{total.total:,.0f} {total.unit}"))
+    for k, title in enumerate(titles):
+        y = legend_top + 20 * k
+        colour = BAR_COLOURS[k % len(BAR_COLOURS)]
+        parts.append(f'<rect x="16" y="{y}" width="12" height="12" fill="{colour}"/>')
+        parts.append(_label(34, y + 11, title, size=12))
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
 
 
-def _bars_svg(title: str, rows: list[tuple[str, float, str]], per_row_scale: bool = False) -> str:
-    width, label_w, bar_w, row_h, top = 640, 190, 330, 34, 44
-    height = top + row_h * len(rows) + 16
-    peak = max((value for _, value, _ in rows), default=0) or 1
-    parts = [
+def _svg_head(title: str, width: int, height: int) -> list[str]:
+    return [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
@@ -229,17 +256,28 @@ def _bars_svg(title: str, rows: list[tuple[str, float, str]], per_row_scale: boo
         f'<text x="16" y="26" font-family="sans-serif" font-size="16" font-weight="bold" '
         f'fill="#1a1a1a">{escape(title)}</text>',
     ]
+
+
+def _label(x: int, y: int, text: str, size: int = 13) -> str:
+    return (
+        f'<text x="{x}" y="{y}" font-family="sans-serif" font-size="{size}" '
+        f'fill="#1a1a1a">{escape(text)}</text>'
+    )
+
+
+def _bars_svg(title: str, rows: list[tuple[str, float, str]]) -> str:
+    width, label_w, bar_w, row_h, top = 640, 190, 330, 34, 44
+    height = top + row_h * len(rows) + 16
+    peak = max((value for _, value, _ in rows), default=0) or 1
+    parts = _svg_head(title, width, height)
     for i, (label, value, unit) in enumerate(rows):
         y = top + i * row_h
-        scale = (value or 1) if per_row_scale else peak
-        length = 0 if value <= 0 else max(2, round(bar_w * value / scale))
+        length = 0 if value <= 0 else max(2, round(bar_w * value / peak))
         colour = BAR_COLOURS[i % len(BAR_COLOURS)]
         parts += [
-            f'<text x="16" y="{y + 21}" font-family="sans-serif" font-size="13" '
-            f'fill="#1a1a1a">{escape(label)}</text>',
+            _label(16, y + 21, label),
             f'<rect x="{label_w}" y="{y + 6}" width="{length}" height="22" fill="{colour}"/>',
-            f'<text x="{label_w + length + 8}" y="{y + 21}" font-family="sans-serif" '
-            f'font-size="13" fill="#1a1a1a">{value:,.0f} {escape(unit)}</text>',
+            _label(label_w + length + 8, y + 21, f"{value:,.0f} {unit}".rstrip()),
         ]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
