@@ -214,6 +214,7 @@ def relay(
     ] = 30.0,
 ) -> None:
     """Signal delivery workflows about recorded initiative events until interrupted."""
+    import signal
     import threading
 
     from .delivery_relay import run_relay
@@ -225,7 +226,12 @@ def relay(
         client = asyncio.run(connect(stack))
         err.print(f"relaying initiative events to {stack.temporal_address}")
         stop = threading.Event()
-        _until_interrupted(lambda: run_relay(stack.database_url, client, stop, poll_seconds=poll))
+        # The Temporal client's runtime keeps Ctrl-C from reaching the main thread
+        # as KeyboardInterrupt, so stop on the signals themselves.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        run_relay(stack.database_url, client, stop, poll_seconds=poll)
+        err.print("stopped")
 
 
 @cli.command()
@@ -253,6 +259,9 @@ def servers() -> None:
 
     with _stack() as stack:
         stack.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Create the event store's tables now: the processes started next would
+        # otherwise race to create them on a fresh database.
+        stack.app.max_position()
         env_file = stack.settings.data_dir / "stack.env"
         env_file.write_text(
             f"QUICKWINS_DATABASE_URL={stack.database_url}\n"

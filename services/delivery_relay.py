@@ -289,5 +289,7 @@ def run_relay(
     """Relay until `stop_event` is set (for a process of its own)."""
     with DeliveryRelay(database_url, client, poll_seconds=poll_seconds) as relay:
         with contextlib.suppress(KeyboardInterrupt):
-            stop_event.wait()
+            # Short waits keep the main thread ready for Ctrl-C.
+            while not stop_event.wait(0.5):
+                pass
         log.info("delivery relay stopping at position %s", relay.position())

@@ -1,24 +1,38 @@
-"""The projector process: keeps read models following the event log."""
+"""The projector process: keeps every read model following the event log."""
 
 from __future__ import annotations
 
+import logging
+import time
+from contextlib import ExitStack
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from .bootstrap import PROJECTIONS, Stack
+
+log = logging.getLogger(__name__)
 
 
 def follow(stack: Stack, poll_seconds: float) -> None:
-    """Run every projection; restart its subscription every `poll_seconds`.
+    """Run every projection; restart their subscriptions every `poll_seconds`.
 
     The library's PostgreSQL subscription waits on LISTEN/NOTIFY without a
     time-out, so a lost notification or a dropped connection could stall it.
     A fresh runner resumes from the tracked position and catches up, so each
-    restart is a poll that can skip or repeat nothing.
+    restart is a poll that can skip or repeat nothing; a lost connection is
+    logged and the runners start again once the database answers.
     """
     while True:
-        runners = [stack.runner(projection, view) for projection, view in PROJECTIONS]
         try:
-            runners[0].run_forever(timeout=poll_seconds)
-            for runner in runners:
-                runner.run_forever(timeout=0)  # re-raise any runner's error
-        finally:
-            for runner in runners:
-                runner.__exit__(None, None, None)
+            _follow_once(stack, poll_seconds)
+        except (OperationalError, InterfaceError) as error:
+            log.warning("projector lost the database (%s); starting again", error)
+            time.sleep(min(poll_seconds, 2.0))
+
+
+def _follow_once(stack: Stack, poll_seconds: float) -> None:
+    with ExitStack() as running:
+        runners = [running.enter_context(stack.runner(p, v)) for p, v in PROJECTIONS]
+        runners[0].run_forever(timeout=poll_seconds)
+        for runner in runners:
+            runner.run_forever(timeout=0)  # re-raise any runner's error

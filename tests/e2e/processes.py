@@ -96,6 +96,15 @@ def _stat_fields(pid: int) -> list[str] | None:
         return None
 
 
+def command_line(pid: int) -> list[str]:
+    """The arguments process `pid` runs with (empty if it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
 def _all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
@@ -138,10 +147,17 @@ def still_alive(pids: Iterable[Pid], timeout: float) -> set[Pid]:
 class Running:
     """A command started by `started`: its output so far, signals, and its exit."""
 
-    def __init__(self, process: subprocess.Popen[bytes], out: Path, err: Path) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        out: Path,
+        err: Path,
+        logs: Iterable[Path] = (),
+    ) -> None:
         self.process = process
         self.pid = process.pid
         self._out, self._err = out, err
+        self._logs = tuple(logs)
 
     @property
     def stdout(self) -> str:
@@ -152,7 +168,22 @@ class Running:
         return self._err.read_text(errors="replace")
 
     def tail(self, chars: int = 3000) -> str:
-        return f"--- stdout ---\n{self.stdout[-chars:]}\n--- stderr ---\n{self.stderr[-chars:]}"
+        """The end of what it said, and of the other `logs` it was started with."""
+        parts = [
+            f"--- stdout ---\n{self.stdout[-chars:]}",
+            f"--- stderr ---\n{self.stderr[-chars:]}",
+        ]
+        for log in self._logs:
+            with contextlib.suppress(OSError):
+                parts.append(f"--- {log.name} ---\n{log.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts)
+
+    def still_running(self, what: str = "expected") -> None:
+        """Fail at once if the process has exited (rather than waiting out a time-out)."""
+        if self.process.poll() is not None:
+            raise AssertionError(
+                f"exited with {self.process.returncode} before {what}\n{self.tail()}"
+            )
 
     def wait_for(self, text: str, timeout: float, stream: str = "stderr") -> None:
         """Wait until `text` appears on `stream`; fail at once if the process exits."""
@@ -160,10 +191,7 @@ class Running:
         def said() -> bool:
             if text in getattr(self, stream):
                 return True
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"exited with {self.process.returncode} before saying {text!r}\n{self.tail()}"
-                )
+            self.still_running(f"saying {text!r}")
             return False
 
         wait_until(said, timeout, f"{text!r} on {stream}", self.tail)
@@ -188,8 +216,12 @@ def started(
     logs: Path,
     name: str,
     cwd: Path | None = None,
+    more_logs: Iterable[Path] = (),
 ) -> Iterator[Running]:
-    """Start `command` in a new session; on the way out stop what is left of its group."""
+    """Start `command` in a new session; on the way out stop what is left of its group.
+
+    `more_logs`: files the command writes elsewhere, shown with its output on failure.
+    """
     logs.mkdir(parents=True, exist_ok=True)
     out, err = logs / f"{name}.out", logs / f"{name}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -203,7 +235,7 @@ def started(
             start_new_session=True,
         )
     try:
-        yield Running(process, out, err)
+        yield Running(process, out, err, more_logs)
     finally:
         stop_group(process)
 

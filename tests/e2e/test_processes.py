@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from uuid import uuid4
@@ -29,7 +30,17 @@ from tests.services.walk import START, Walk
 from workflows.agenda import AgendaInput, AgendaStatus
 from workflows.worker import start_agenda
 
-from .processes import CLI, Pid, Running, cli_env, descendants, started, still_alive, wait_until
+from .processes import (
+    CLI,
+    Pid,
+    Running,
+    cli_env,
+    command_line,
+    descendants,
+    started,
+    still_alive,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -64,8 +75,8 @@ def test_projector_follows_the_log_until_interrupted(
 
         env = cli_env(
             QUICKWINS_DATABASE_URL=fresh_database_url,
-            # The projector needs no Temporal, but `quickwins projector` builds
-            # its stack with one (see the report): point it at the session's.
+            # The projector needs no Temporal, but without an address
+            # `quickwins projector` starts a dev server of its own: use the session's.
             QUICKWINS_TEMPORAL_ADDRESS=temporal_server.address,
             QUICKWINS_DATA_DIR=str(tmp_path / "data"),
         )
@@ -75,6 +86,7 @@ def test_projector_follows_the_log_until_interrupted(
                 board = view.board(walk.id)
                 if board is not None and board.position == app.max_position():
                     return board
+                projector.still_running("the board caught up")
                 return None
 
             def detail() -> str:
@@ -85,6 +97,11 @@ def test_projector_follows_the_log_until_interrupted(
             assert board.participants == 3
             assert sorted(idea.text for idea in board.ungrouped) == ["Idea 0", "Idea 1", "Idea 2"]
             assert board.phase is not None and board.phase.kind == PhaseKind.BRAINSTORM
+
+            # Past a couple of polls (each one restarts the subscription), it still runs.
+            time.sleep(2.5)
+            projector.still_running("two polls had passed")
+            assert "Traceback" not in projector.stderr, projector.tail()
 
             # While it runs: more people, more ideas, a phase change, a key area.
             people += walk.join(1)
@@ -97,6 +114,50 @@ def test_projector_follows_the_log_until_interrupted(
             assert len(board.ungrouped) == 4
             assert board.phase is not None and board.phase.kind == PhaseKind.GROUPING
             assert [area.name for area in board.key_areas] == ["Cloud"]
+
+            projector.interrupt(signal.SIGINT)
+            _stopped_cleanly(projector)
+    finally:
+        view.close()
+        app.close()
+
+
+def test_projector_survives_a_dropped_connection(
+    fresh_database_url: str, temporal_server: TemporalDevServer, tmp_path: Path
+) -> None:
+    app = Workshops(env=postgres_env(fresh_database_url))
+    view = board_view(postgres_env(fresh_database_url))
+    name = f"qw-e2e-projector-{uuid4().hex[:8]}"  # its connections' application_name
+    try:
+        walk = Walk(app)
+        walk.to(PhaseKind.BRAINSTORM)
+        walk.join(2)
+        env = cli_env(
+            QUICKWINS_DATABASE_URL=fresh_database_url,
+            QUICKWINS_TEMPORAL_ADDRESS=temporal_server.address,
+            QUICKWINS_DATA_DIR=str(tmp_path / "data"),
+            PGAPPNAME=name,
+        )
+        with started([*CLI, "projector", "--poll", "1"], env, tmp_path, "projector") as projector:
+
+            def caught_up() -> bool:
+                board = view.board(walk.id)
+                if board is not None and board.position == app.max_position():
+                    return True
+                projector.still_running("the board caught up")
+                return False
+
+            wait_until(caught_up, 30, "the board shows the log", projector.tail)
+            # As when PostgreSQL restarts or the network drops: every connection goes.
+            with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+                dropped = conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = %s",
+                    (name,),
+                ).fetchall()
+            assert dropped, "the projector had no connection to drop"
+            walk.join(1)
+            wait_until(caught_up, 15, "the board catches up after the drop", projector.tail)
 
             projector.interrupt(signal.SIGINT)
             _stopped_cleanly(projector)
@@ -186,42 +247,73 @@ def _env_file(file: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines if "=" in line)
 
 
-def test_local_stack_starts_everything_and_stops_it_all(tmp_path: Path) -> None:
+# What the script starts, each saying this on standard error once it is up.
+STACK_COMMANDS = {
+    "servers": "started Temporal dev server",
+    "worker": "worker on task queue",
+    "projector": "projecting the board",
+    "relay": "relaying initiative events",
+}
+# How the stack comes down: the signal or event, what the script exits with,
+# and how many commands at least say "stopped" (worker, projector and servers
+# do; the relay stops quietly).
+ENDINGS = {
+    "ctrl-c": (signal.SIGINT, 130, 3),
+    "sigterm": (signal.SIGTERM, 143, 3),
+    "worker-dies": (signal.SIGKILL, 128 + signal.SIGKILL, 2),
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_local_stack_starts_everything_and_stops_it_all(tmp_path: Path, ending: str) -> None:
+    sig, exit_status, clean_stops = ENDINGS[ending]
     data = tmp_path / "stack"
     quickwins = Path(sys.executable).parent / "quickwins"
     env = cli_env(QUICKWINS_DATA_DIR=str(data), QW=str(quickwins))
     leftovers: set[Pid] = set()
     try:
-        with started(["bash", str(LOCAL_STACK)], env, tmp_path, "stack") as stack:
+        embedded = data / "embedded"
+        server_logs = [embedded / "postgres.log", embedded / "temporal.log"]
+        with started(
+            ["bash", str(LOCAL_STACK)], env, tmp_path, "stack", more_logs=server_logs
+        ) as stack:
             stack.wait_for("local stack up", 60, stream="stdout")
-            stack.wait_for("worker on task queue", 30)
-            stack.wait_for("projecting the board", 30)
-            assert (data / "stack.env").is_file()
-            embedded = data / "embedded"
+            for ready in STACK_COMMANDS.values():  # interrupted half-started, one would
+                stack.wait_for(ready, 30)  # print a traceback from its imports
             postgres = _pid_in(embedded / "postgres" / "postmaster.pid")
             temporal = _pid_in(embedded / "temporal.pid")
-            children = descendants(stack.pid)  # servers, worker, projector (and their children)
+            children = descendants(stack.pid)  # its commands, and their children
             leftovers = {postgres, temporal, *children}
             assert postgres.alive() and temporal.alive()
-            assert len([p for p in children if p.alive()]) >= 3, stack.tail()
+            commands = {p: command_line(p.pid) for p in children}
+            for name in STACK_COMMANDS:
+                assert [p for p, argv in commands.items() if argv[-1:] == [name]], commands
 
             settings = _env_file(data / "stack.env")
             with psycopg.connect(settings["QUICKWINS_DATABASE_URL"], connect_timeout=5) as conn:
                 assert conn.execute("SELECT 1").fetchone() == (1,)
-            assert settings["QUICKWINS_TEMPORAL_ADDRESS"] == f"127.0.0.1:{_port_of(embedded)}"
+            port = int((embedded / "temporal.pid").read_text().split()[1])
+            assert settings["QUICKWINS_TEMPORAL_ADDRESS"] == f"127.0.0.1:{port}"
 
-            stack.interrupt(signal.SIGINT)
-            stack.exit_status(30)
+            if ending == "worker-dies":
+                (worker,) = [p for p, argv in commands.items() if argv[-1:] == ["worker"]]
+                worker.stop(sig)
+            else:
+                stack.interrupt(sig)  # the whole process group, as a terminal does
+            signalled = time.monotonic()
+            assert stack.exit_status(40) == exit_status, stack.tail()
+            # Well before the script's 20 s, after which it would SIGTERM a command.
+            assert time.monotonic() - signalled < 15, f"slow to stop\n{stack.tail()}"
             left = still_alive(leftovers, 20)
             assert not left, f"still running: {sorted(p.pid for p in left)}\n{stack.tail()}"
-            # The worker, the projector and the servers each stopped on their own.
-            assert stack.stderr.count("stopped") >= 3, stack.tail()
-            assert "Traceback" not in stack.stderr, stack.tail()
+            # They stopped on their own (the servers command stops both servers).
+            assert stack.stderr.count("stopped\n") >= clean_stops, stack.tail()
+            # Only the way down: on the way up, the projector and the relay both
+            # create the event store's tables (CREATE OR REPLACE FUNCTION) at the
+            # same moment, and the relay may log the clash before it retries.
+            way_down = stack.stderr.partition("stopping the local stack")[2]
+            assert "Traceback" not in way_down, stack.tail()
     finally:
         # Whatever the script left behind (it runs its servers in sessions of their own).
         for process in leftovers:
             process.stop(signal.SIGINT, grace=10)
-
-
-def _port_of(embedded: Path) -> int:
-    return int((embedded / "temporal.pid").read_text().split()[1])
