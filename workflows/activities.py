@@ -22,12 +22,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from domain import commands as c
 from domain.errors import DomainError
 from domain.meta import Meta
 from domain.tally import Result
+from workflows.errors import rule_broken
 
 
 class AgendaCommands(Protocol):
@@ -79,15 +79,6 @@ class DeclareResultsAct(_Act):
     command: c.DeclareResults
 
 
-def _rule_broken(error: DomainError) -> ApplicationError:
-    return ApplicationError(
-        error.message,
-        {"code": error.code, "field": error.field},
-        type=error.code,
-        non_retryable=True,
-    )
-
-
 class AgendaActivities:
     """The agenda's activities, bound to one application object."""
 
@@ -100,35 +91,35 @@ class AgendaActivities:
         try:
             return self.app.open_phase(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="agenda.close_phase")
     def close_phase(self, act: ClosePhaseAct) -> int:
         try:
             return self.app.close_phase(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="agenda.extend_phase")
     def extend_phase(self, act: ExtendPhaseAct) -> int:
         try:
             return self.app.extend_phase(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="agenda.pause_phase")
     def pause_phase(self, act: PausePhaseAct) -> int:
         try:
             return self.app.pause_phase(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="agenda.resume_phase")
     def resume_phase(self, act: ResumePhaseAct) -> int:
         try:
             return self.app.resume_phase(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="agenda.declare_results")
     def declare_results(self, act: DeclareResultsAct) -> Result:
@@ -136,7 +127,7 @@ class AgendaActivities:
         try:
             return self.app.declare_results(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     def all(self) -> list[Callable[..., Any]]:
         """The bound activity methods, for `Worker(activities=...)`."""

@@ -35,6 +35,7 @@ from domain.agenda import Phase, PhaseKind
 from domain.errors import DomainError
 from domain.meta import Meta
 from domain.workshop import Workshop
+from workflows.errors import rule_broken
 
 
 class WorkshopLoader(Protocol):
@@ -97,15 +98,6 @@ class WorkshopProgress(BaseModel):
     resume_index: int = Field(description="the phase an agenda run taking over should start from")
 
 
-def _rule_broken(error: DomainError) -> ApplicationError:
-    return ApplicationError(
-        error.message,
-        {"code": error.code, "field": error.field},
-        type=error.code,
-        non_retryable=True,
-    )
-
-
 def progress_of(workshop: Workshop) -> WorkshopProgress:
     """A workshop's progress; pure, so the rules can be tested without Temporal."""
     phases = len(workshop.agenda.phases)
@@ -150,7 +142,7 @@ class CampaignActivities:
         try:
             return self.programmes.draft_briefing(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="campaign.adopt_winners")
     def adopt_winners(self, act: AdoptWinnersAct) -> list[UUID]:
@@ -158,7 +150,7 @@ class CampaignActivities:
         try:
             return self.programmes.adopt_winners(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="campaign.workshop_progress")
     def workshop_progress(self, query: ProgressQuery) -> WorkshopProgress:
@@ -166,7 +158,7 @@ class CampaignActivities:
         try:
             workshop = self.programmes.app.load(Workshop, query.workshop_id, "workshop_id")
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
         if workshop.programme_id != query.programme_id:
             raise ApplicationError(
                 f"workshop {query.workshop_id} is not part of programme {query.programme_id}",

@@ -38,12 +38,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from domain import programme_commands as pc
 from domain.errors import DomainError, WrongPhase
 from domain.initiative import Initiative, Stage
 from domain.meta import Meta
+from workflows.errors import rule_broken
 from workflows.notifier import Notice, Notifier
 
 
@@ -160,15 +160,6 @@ class ScheduleReviewAct(_Act):
     meta: Meta
 
 
-def _rule_broken(error: DomainError) -> ApplicationError:
-    return ApplicationError(
-        error.message,
-        {"code": error.code, "field": error.field},
-        type=error.code,
-        non_retryable=True,
-    )
-
-
 class DeliveryActivities:
     """The delivery workflow's activities, bound to the programme application and a notifier."""
 
@@ -182,7 +173,7 @@ class DeliveryActivities:
         try:
             return InitiativeSnapshot.of(self.programmes.initiative(act.initiative_id))
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="delivery.notify")
     def notify(self, act: NotifyAct) -> None:
@@ -195,7 +186,7 @@ class DeliveryActivities:
         try:
             return self.programmes.record_reminder(act.command, act.meta)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="delivery.flag_overdue")
     def flag_overdue(self, act: FlagOverdueAct) -> bool:
@@ -204,7 +195,7 @@ class DeliveryActivities:
             self.programmes.flag_overdue(act.command, act.meta)
             initiative = self.programmes.initiative(act.command.initiative_id)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
         milestone = initiative.milestones.get(act.command.milestone_id)
         return milestone is not None and milestone.flagged_overdue_for == act.due
 
@@ -215,7 +206,7 @@ class DeliveryActivities:
             self.programmes.flag_stale(act.command, act.meta)
             return bool(self.programmes.initiative(act.command.initiative_id).stale)
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
 
     @activity.defn(name="delivery.schedule_benefits_review")
     def schedule_benefits_review(self, act: ScheduleReviewAct) -> bool:
@@ -225,7 +216,7 @@ class DeliveryActivities:
         except WrongPhase:
             return False  # no longer delivered: evaluated meanwhile
         except DomainError as error:
-            raise _rule_broken(error) from error
+            raise rule_broken(error) from error
         return True
 
     def all(self) -> list[Callable[..., Any]]:
