@@ -82,11 +82,11 @@ done
 ready || { echo "servers did not start" >&2; exit 1; }
 set -a; . "$DATA/stack.env"; set +a
 
-# The worker makes the event store's tables as it starts, before it says it
-# is up; the projector makes the same ones. Started together on a new
-# database, one of them can die of it (CREATE ... IF NOT EXISTS is not safe
-# against a concurrent twin: duplicate key in pg_type), so the projector waits
-# for the worker. The worker's standard error is copied to worker.log for that,
+# Each command runs the event store's CREATE statements as it starts (CREATE
+# OR REPLACE FUNCTION among them, even when the tables exist), and two doing so
+# at the same moment can fail ("tuple concurrently updated"). The worker does
+# it before it says it is up, so the others wait for that. Its standard error
+# is copied to worker.log for the purpose,
 # by a tee deaf to the signals meant for the stack: the worker has its say
 # ("stopped") until it exits, and a dead pipe would break its clean-up.
 launch "$QW" worker 2> >(trap '' INT TERM HUP; exec tee "$DATA/worker.log" >&2)

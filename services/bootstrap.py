@@ -25,7 +25,7 @@ from workflows.notifier import Notifier
 from .app import Workshops
 from .embedded import EmbeddedPostgres, TemporalDevServer
 from .notifications import FanOutNotifier, LogNotifier, SmtpNotifier
-from .persistence import postgres_env
+from .persistence import postgres_env, schema_lock
 from .settings import Settings
 
 V = TypeVar("V", bound=TrackingRecorder)
@@ -64,12 +64,13 @@ class Stack:
         self, projection: type[Projection[V]], view: type[V]
     ) -> ProjectionRunner[Workshops, V]:
         """Follow the log into one read model, from the position it last committed."""
-        return ProjectionRunner(
-            application_class=Workshops,
-            projection_class=projection,
-            view_class=view,
-            env=postgres_env(self.database_url),
-        )
+        with schema_lock(self.database_url):  # its tables may be created now
+            return ProjectionRunner(
+                application_class=Workshops,
+                projection_class=projection,
+                view_class=view,
+                env=postgres_env(self.database_url),
+            )
 
     @contextmanager
     def caught_up(
@@ -77,7 +78,8 @@ class Stack:
     ) -> Iterator[V]:
         """A read model brought up to the log's current end (read-your-writes)."""
         with self.runner(projection, view) as runner:
-            runner.wait(self.app.max_position(), timeout=timeout)
+            if self.app.max_position():  # waiting for position 0 would never end
+                runner.wait(self.app.max_position(), timeout=timeout)
             yield runner.view
 
     async def temporal_client(self) -> Client:
@@ -114,7 +116,8 @@ def build_notifier(settings: Settings) -> FanOutNotifier:
 
 
 def build_app(database_url: str) -> Workshops:
-    return Workshops(env=postgres_env(database_url))
+    with schema_lock(database_url):
+        return Workshops(env=postgres_env(database_url))
 
 
 def bootstrap(settings: Settings | None = None, *, temporal: bool = True) -> Stack:
@@ -125,6 +128,14 @@ def bootstrap(settings: Settings | None = None, *, temporal: bool = True) -> Sta
     """
     settings = settings or Settings()
     exit_stack = ExitStack()
+    try:
+        return _start(settings, temporal, exit_stack)
+    except BaseException:  # a failed or interrupted start stops what it started
+        exit_stack.close()
+        raise
+
+
+def _start(settings: Settings, temporal: bool, exit_stack: ExitStack) -> Stack:
     started: list[str] = []
     database_url = settings.database_url
     if database_url is None:

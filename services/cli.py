@@ -243,7 +243,7 @@ def projector(
     """Keep the workshop board up to date with the event log until interrupted."""
     from .projector import follow
 
-    with _stack() as stack:
+    with _stack(temporal=False) as stack:
         err.print(f"projecting the board from {stack.database_url.split('@')[-1]}")
         _until_interrupted(lambda: follow(stack, poll))
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
+
+import psycopg
 
 
 def postgres_env(database_url: str) -> dict[str, str]:
@@ -22,3 +26,20 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
     }
+
+
+# One key for "creating the event store and read model tables": processes that
+# start together on a new database would otherwise race to create the same
+# types and functions (PostgreSQL's DDL is not safe to repeat concurrently).
+SCHEMA_LOCK_KEY = 7_215_402_881
+
+
+@contextmanager
+def schema_lock(database_url: str) -> Iterator[None]:
+    """Hold a session advisory lock while tables are created."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK_KEY,))

@@ -6,7 +6,7 @@ import logging
 import time
 from contextlib import ExitStack
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import PersistenceError
 
 from .bootstrap import PROJECTIONS, Stack
 
@@ -25,7 +25,7 @@ def follow(stack: Stack, poll_seconds: float) -> None:
     while True:
         try:
             _follow_once(stack, poll_seconds)
-        except (OperationalError, InterfaceError) as error:
+        except PersistenceError as error:  # a dropped connection, a restarting server
             log.warning("projector lost the database (%s); starting again", error)
             time.sleep(min(poll_seconds, 2.0))
 

@@ -117,7 +117,8 @@ def render_status(console: Console, stack: Stack) -> None:
     )
     console.print(f"log        {stack.app.max_position()} events")
     with stack.board_runner() as runner:
-        runner.wait(stack.app.max_position(), timeout=30)
+        if stack.app.max_position():  # waiting for position 0 would never end
+            runner.wait(stack.app.max_position(), timeout=30)
         table = Table(title="Workshops")
         for column in ("code", "title", "phase", "participants", "ideas", "results"):
             table.add_column(column)
