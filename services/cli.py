@@ -290,10 +290,12 @@ def _until_interrupted(run: object) -> None:
 
 
 def _register_subcommands() -> None:
+    from .cli_audit import audit_cli
     from .cli_programmes import initiative_cli, programme_cli
     from .cli_workshops import workshop_cli
 
     cli.add_typer(workshop_cli, name="workshop")
+    cli.add_typer(audit_cli, name="audit")
     cli.add_typer(programme_cli, name="programme")
     cli.add_typer(initiative_cli, name="initiative")
 
@@ -304,7 +306,9 @@ _register_subcommands()
 def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(cli)
     try:
-        command.main(args=argv, prog_name="quickwins", standalone_mode=False)
+        code = command.main(args=argv, prog_name="quickwins", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's own exit status (typer.Exit)
+            sys.exit(code)
     except typer.Abort:
         sys.exit(130)
     except typer.Exit as done:

@@ -6,6 +6,7 @@ Bad input raises `BadValue`: the CLI's main reports it in one line, exit 2.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, time, timedelta
@@ -148,7 +149,9 @@ def decision(workshop: WorkshopRef) -> None:
     console.print("[bold red]the declared result differs from the recount:[/bold red]")
     for line in check.differences:
         console.print(f"  {line}", markup=False)
-    raise typer.Exit(1)
+    # Not typer.Exit: the CLI's main runs click with standalone_mode=False, which
+    # returns an Exit's code instead of exiting with it.
+    sys.exit(1)
 
 
 def record(
