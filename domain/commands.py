@@ -64,6 +64,10 @@ class JoinWorkshop(WorkshopCommand):
     organisation: str = ""
 
 
+class EraseParticipant(Command):
+    participant_id: UUID
+
+
 class SubmitIdea(WorkshopCommand):
     idea_id: UUID
     author_id: UUID

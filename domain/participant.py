@@ -8,6 +8,7 @@ from eventsourcing.domain import Aggregate, event
 
 from .errors import WrongPhase
 from .meta import Meta, derive_id
+from .personal import ERASED_NAME, Personal
 from .text import NAME_MAX, ORGANISATION_MAX, require_text
 from .workshop import Workshop
 
@@ -18,18 +19,56 @@ def participant_id(workshop: UUID, key: str) -> UUID:
 
 
 class Participant(Aggregate):
-    @event("Joined")
+    class Joined(Aggregate.Created):
+        """Names and organisation travel encrypted, inside `personal`."""
+
+        workshop_id: UUID
+        personal: Personal
+        meta: Meta
+
+        @property
+        def display_name(self) -> str:
+            return _display_name(self.personal)
+
+        @property
+        def organisation(self) -> str:
+            return self.personal.get("organisation")
+
+    @event(Joined)
     def __init__(
         self,
         id: UUID,  # noqa: A002
         workshop_id: UUID,
-        display_name: str,
-        organisation: str,
+        personal: Personal,
         meta: Meta,
     ) -> None:
         self.workshop_id = workshop_id
-        self.display_name = display_name
-        self.organisation = organisation
+        self.personal = personal
+
+    @property
+    def display_name(self) -> str:
+        return _display_name(self.personal)
+
+    @property
+    def organisation(self) -> str:
+        return self.personal.get("organisation")
+
+    @property
+    def erased(self) -> bool:
+        return self.personal.erased
+
+    def erase(self, meta: Meta) -> None:
+        """Right to erasure: the trail keeps that they took part, not who they are."""
+        if not self.erased:
+            self._erased(meta=meta)
+
+    @event("Erased")
+    def _erased(self, meta: Meta) -> None:
+        self.personal = Personal(self.id, erased=True)
+
+
+def _display_name(personal: Personal) -> str:
+    return ERASED_NAME if personal.erased else personal.get("display_name")
 
 
 def join(
@@ -38,10 +77,13 @@ def join(
     if workshop.finished:
         raise WrongPhase("the workshop is over", "phase")
     key = require_text("key", key, 200)
+    person = participant_id(workshop.id, key)
+    fields = {
+        "display_name": require_text("display_name", display_name, NAME_MAX),
+        "organisation": require_text(
+            "organisation", organisation, ORGANISATION_MAX, allow_empty=True
+        ),
+    }
     return Participant(
-        id=participant_id(workshop.id, key),
-        workshop_id=workshop.id,
-        display_name=require_text("display_name", display_name, NAME_MAX),
-        organisation=require_text("organisation", organisation, ORGANISATION_MAX, allow_empty=True),
-        meta=meta,
+        id=person, workshop_id=workshop.id, personal=Personal(person, fields), meta=meta
     )

@@ -44,6 +44,7 @@ from domain.agenda import Agenda, PhaseKind, VotingRules
 from domain.ballot import Ballot
 from domain.idea import Idea
 from domain.participant import Participant
+from domain.personal import ERASED_NAME
 from domain.project import Project
 from domain.signup import SignUp
 from domain.workshop import Workshop
@@ -489,6 +490,19 @@ class BoardView(TrackedView):
                     "at": at,
                     "position": tracking.notification_id,
                 },
+            ),
+        )
+
+    def erase_participant(self, tracking: Tracking, participant_id: UUID, version: int) -> bool:
+        """Right to erasure: the board keeps the place, not the person."""
+        return self._write(
+            tracking,
+            participant_id,
+            version,
+            (
+                "UPDATE {participants} SET display_name = %(name)s, organisation = ''"
+                " WHERE id = %(id)s",
+                {"id": participant_id, "name": ERASED_NAME},
             ),
         )
 
@@ -941,6 +955,7 @@ PITCH_STARTED = event_class(Workshop, "PitchSlotStarted")
 PITCH_ENDED = event_class(Workshop, "PitchSlotEnded")
 RESULTS_DECLARED = event_class(Workshop, "ResultsDeclared")
 JOINED = event_class(Participant, "Joined")
+ERASED = event_class(Participant, "Erased")
 IDEA_SUBMITTED = event_class(Idea, "Submitted")
 IDEA_EDITED = event_class(Idea, "Edited")
 IDEA_WITHDRAWN = event_class(Idea, "Withdrawn")
@@ -970,6 +985,7 @@ HANDLED_EVENTS: tuple[type[Any], ...] = (
     PITCH_ENDED,
     RESULTS_DECLARED,
     JOINED,
+    ERASED,
     IDEA_SUBMITTED,
     IDEA_EDITED,
     IDEA_WITHDRAWN,
@@ -1119,6 +1135,10 @@ class BoardProjection(Projection[BoardView]):
             organisation=e.organisation,
             at=e.meta.at,
         )
+
+    @process_event.register(ERASED)
+    def _erased(self, e: Any, tracking: Tracking) -> None:
+        self.view.erase_participant(tracking, e.originator_id, e.originator_version)
 
     @process_event.register(IDEA_SUBMITTED)
     def _idea_submitted(self, e: Any, tracking: Tracking) -> None:

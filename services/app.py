@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
+import psycopg.conninfo
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
@@ -27,6 +28,8 @@ from domain.errors import AlreadyExists, DuplicateBallot, DuplicateSignUp, Unkno
 from domain.meta import Meta
 from domain.programme import Programme
 from domain.tally import BallotRecord, ProjectEntry, Result, tally
+
+from .personal_keys import PersonalCipher, PersonKeys
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -73,6 +76,12 @@ class Workshops(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(MetaAsDict())
+        self.person_keys = PersonKeys(_conninfo(self.env))
+        transcoder.register(PersonalCipher(self.person_keys))
+
+    def close(self) -> None:
+        self.person_keys.close()
+        super().close()
 
     # ----- loading and saving ---------------------------------------------
 
@@ -175,6 +184,18 @@ class Workshops(Application[UUID]):
         except IntegrityError:
             raise AlreadyExists("that key has joined this workshop already", "key") from None
         return person.id
+
+    def erase_participant(self, cmd: c.EraseParticipant, meta: Meta) -> int:
+        """Record the erasure, then delete the person's key: their fields are gone for good."""
+
+        def attempt() -> int:
+            person = self.load(participants.Participant, cmd.participant_id, "participant_id")
+            person.erase(meta)
+            return self.record(person)
+
+        position = self._retrying(attempt)
+        self.person_keys.forget(cmd.participant_id)
+        return position
 
     def submit_idea(self, cmd: c.SubmitIdea, meta: Meta) -> int:
         workshop = self.load(workshops.Workshop, cmd.workshop_id, "workshop_id")
@@ -401,6 +422,17 @@ class Workshops(Application[UUID]):
         if row is None:
             raise UnknownId(f"no event {version} in stream {originator_id}", "workshop_id")
         return int(row["notification_id"])
+
+
+def _conninfo(env: Any) -> str:
+    """The key table lives in the event store's database."""
+    return psycopg.conninfo.make_conninfo(
+        host=env.get("POSTGRES_HOST", "127.0.0.1"),
+        port=env.get("POSTGRES_PORT", "5432"),
+        dbname=env.get("POSTGRES_DBNAME", "postgres"),
+        user=env.get("POSTGRES_USER", "postgres"),
+        password=env.get("POSTGRES_PASSWORD", ""),
+    )
 
 
 def _ballot_record(event: Any, position: int, voters: dict[UUID, UUID]) -> BallotRecord:

@@ -33,23 +33,15 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 Row = tuple[int, str, int, str | None, bytes | None]
 
-_I64 = struct.Struct(">q")
-_U32 = struct.Struct(">I")
-
-
-def _field(data: bytes) -> bytes:
-    return _U32.pack(len(data)) + data
+_HEADER = struct.Struct(">qqIII")
 
 
 def leaf(row: Row) -> bytes:
+    """h_i = SHA-256(0x00 || i64 position || i64 version || u32 len O, T, S || O || T || S)."""
     position, originator_id, version, topic, state = row
+    o, t, st = originator_id.encode(), (topic or "").encode(), state or b""
     return hashlib.sha256(
-        b"\x00"
-        + _I64.pack(position)
-        + _field(originator_id.encode())
-        + _I64.pack(version)
-        + _field((topic or "").encode())
-        + _field(state or b"")
+        b"\x00" + _HEADER.pack(position, version, len(o), len(t), len(st)) + o + t + st
     ).digest()
 
 

@@ -17,6 +17,7 @@ from eventsourcing.projection import Projection, ProjectionRunner
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from projections.audit_chain import AuditChainProjection, AuditChainView
 from projections.audit_trail import AuditTrailProjection, AuditTrailView
 from projections.board import BoardProjection, BoardView
 from projections.matching import MatchingProjection, MatchingView
@@ -37,6 +38,7 @@ PROJECTIONS: tuple[tuple[type[Projection[Any]], type[Any]], ...] = (
     (PipelineProjection, PipelineView),
     (MatchingProjection, MatchingView),
     (AuditTrailProjection, AuditTrailView),
+    (AuditChainProjection, AuditChainView),
 )
 
 

@@ -292,9 +292,10 @@ def _until_interrupted(run: object) -> None:
 def _register_subcommands() -> None:
     from .cli_audit import audit_cli
     from .cli_programmes import initiative_cli, programme_cli
-    from .cli_workshops import workshop_cli
+    from .cli_workshops import participant_cli, workshop_cli
 
     cli.add_typer(workshop_cli, name="workshop")
+    cli.add_typer(participant_cli, name="participant")
     cli.add_typer(audit_cli, name="audit")
     cli.add_typer(programme_cli, name="programme")
     cli.add_typer(initiative_cli, name="initiative")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from .cli_audit_chain import register as register_chain
 from .cli_audit_decisions import register as register_decisions
 from .cli_audit_trail import register as register_trail
 
@@ -13,3 +14,4 @@ audit_cli = typer.Typer(
 )
 register_decisions(audit_cli)
 register_trail(audit_cli)
+register_chain(audit_cli)

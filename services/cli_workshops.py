@@ -71,3 +71,21 @@ def link(
     with _service() as (stack, _):
         stack.app.link_to_earlier(cmd, meta)
     console.print("linked")
+
+
+participant_cli = typer.Typer(help="A participant's personal data.", no_args_is_help=True)
+
+
+@participant_cli.command("erase")
+def erase(
+    participant: Annotated[str, typer.Argument(help="the participant's id")],
+    actor: Annotated[str, typer.Option("--as")] = "data-protection-officer",
+) -> None:
+    """Erase a participant (right to erasure): their key is deleted, the trail stays intact."""
+    cmd = c.EraseParticipant(participant_id=_uuid(participant, "participant"))
+    meta = Meta(
+        actor=f"admin:{actor}", at=datetime.now(UTC), correlation_id=uuid4(), causation_id=uuid4()
+    )
+    with _service() as (stack, _):
+        stack.app.erase_participant(cmd, meta)
+    console.print(f"participant {cmd.participant_id} erased")

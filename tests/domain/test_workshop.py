@@ -672,7 +672,11 @@ def test_a_whole_day_every_event_carries_the_meta_of_its_act() -> None:
             assert event.meta.actor and event.meta.at and event.meta.correlation_id  # type: ignore[attr-defined]
             assert event.meta.causation_id  # type: ignore[attr-defined]
     # Linking to an earlier workshop's idea needs a programme: see test_idea.py.
-    walked = {cls.__qualname__ for cls in _event_classes()} - {"Idea.LinkedToEarlier"}
+    # Erasure is tested in test_participant.py.
+    walked = {cls.__qualname__ for cls in _event_classes()} - {
+        "Idea.LinkedToEarlier",
+        "Participant.Erased",
+    }
     assert names == walked, "the walk covers every event"
 
     # The workshop's stream alone rebuilds the same state.
@@ -693,3 +697,17 @@ def test_a_whole_day_every_event_carries_the_meta_of_its_act() -> None:
     assert {k: (a.name, a.capacity, a.merged_into) for k, a in rebuilt.key_areas.items()} == {
         k: (a.name, a.capacity, a.merged_into) for k, a in workshop.key_areas.items()
     }
+
+
+def test_an_erased_participant_keeps_their_place_but_not_their_name() -> None:
+    from domain.personal import ERASED_NAME
+
+    workshop = workshop_at(PhaseKind.BRAINSTORM)
+    pat = join(workshop, "pat", "Pat Moyle", "Devon County Council", meta(actor="pat"))
+    pat.collect_events()
+    pat.erase(meta())
+    pat.erase(meta())  # once is enough
+    events = pat.collect_events()
+    assert [type(e).__name__ for e in events] == ["Erased"]
+    assert pat.erased and pat.display_name == ERASED_NAME and pat.organisation == ""
+    assert not hasattr(events[0], "display_name")

@@ -74,6 +74,7 @@ STANDALONE: dict[str, set[str]] = {
     "Idea.MergedAsDuplicate": set(),
     "Idea.LinkedToEarlier": set(),
     "Participant.Joined": {W, P},
+    "Participant.Erased": {P},
     "SignUp.SignedUp": {W, P, K},
     "SignUp.SwitchedGroup": {K},
     "Seat.Claimed": {K, P},

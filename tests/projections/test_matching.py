@@ -36,6 +36,7 @@ from .programme_helpers import (
 # Events matching does not need (it keeps workshops and the text of their ideas):
 # they only advance its position.
 IGNORED = {
+    "Participant.Erased",  # no names are kept here to erase
     "Idea.LinkedToEarlier",  # matching finds candidates; the link itself is on the trail
     "Programme.Launched",
     "Programme.InitiativeRegistered",

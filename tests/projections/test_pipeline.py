@@ -35,6 +35,7 @@ from .programme_helpers import (
 
 # Events the pipeline does not show: they only advance its position.
 IGNORED = {
+    "Participant.Erased",  # no names are kept here to erase
     "Workshop.PhaseOpened",
     "Workshop.CriteriaAdopted",
     "Workshop.PhaseClosed",
