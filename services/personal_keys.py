@@ -43,6 +43,13 @@ class PersonKeys:
         return self._conn
 
     def key(self, subject: UUID, create: bool) -> bytes | None:
+        try:
+            return self._key(subject, create)
+        except psycopg.OperationalError:  # a dropped connection: one fresh try
+            self._conn = None
+            return self._key(subject, create)
+
+    def _key(self, subject: UUID, create: bool) -> bytes | None:
         with self._lock:
             conn = self._connection()
             if create:

@@ -6,6 +6,7 @@ import logging
 import time
 from contextlib import ExitStack
 
+import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from .bootstrap import PROJECTIONS, Stack
@@ -25,7 +26,7 @@ def follow(stack: Stack, poll_seconds: float) -> None:
     while True:
         try:
             _follow_once(stack, poll_seconds)
-        except PersistenceError as error:  # a dropped connection, a restarting server
+        except (PersistenceError, psycopg.Error) as error:  # a dropped connection, a restart
             log.warning("projector lost the database (%s); starting again", error)
             time.sleep(min(poll_seconds, 2.0))
 
