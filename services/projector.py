@@ -5,10 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import ExitStack
+from typing import Any
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
+from projections.audit_chain import AuditChainProjection
+
+from .audit import key_path, signing_projection
 from .bootstrap import PROJECTIONS, Stack
 
 log = logging.getLogger(__name__)
@@ -33,7 +37,13 @@ def follow(stack: Stack, poll_seconds: float) -> None:
 
 def _follow_once(stack: Stack, poll_seconds: float) -> None:
     with ExitStack() as running:
-        runners = [running.enter_context(stack.runner(p, v)) for p, v in PROJECTIONS]
+        runners = [running.enter_context(stack.runner(p, v)) for p, v in _projections(stack)]
         runners[0].run_forever(timeout=poll_seconds)
         for runner in runners:
             runner.run_forever(timeout=0)  # re-raise any runner's error
+
+
+def _projections(stack: Stack) -> list[tuple[type[Any], type[Any]]]:
+    """Every read model; the audit chain signs its checkpoints as it records them."""
+    signing = signing_projection(key_path(stack.settings.data_dir))
+    return [(signing if p is AuditChainProjection else p, v) for p, v in PROJECTIONS]
