@@ -43,7 +43,10 @@ stop() {
     sleep 0.1
   done
   for pid in "$@"; do
-    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "still running after ${seconds}s, sending SIGTERM: $(ps -o args= -p "$pid" 2>/dev/null)" >&2
+      kill -TERM "$pid" 2>/dev/null || true
+    fi
   done
   for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
 }

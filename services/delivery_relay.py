@@ -48,7 +48,7 @@ from domain.initiative import Initiative
 from workflows.delivery import InitiativeDelivery, delivery_workflow_id
 
 from .app import Workshops
-from .persistence import postgres_env
+from .persistence import postgres_env, schema_lock
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ class DeliveryRelay:
     ) -> None:
         if (client is None) == (signaller is None):
             raise ValueError("give a Temporal client or a signaller (one of them)")
+        self.database_url = database_url
         self.env: Mapping[str, str] = postgres_env(database_url)
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
@@ -177,7 +178,8 @@ class DeliveryRelay:
             self._loop = EventLoopThread()
             signaller = TemporalSignaller(client, self._loop, signal_timeout)
         self.signaller = signaller
-        self.view = relay_tracking(self.env)
+        with schema_lock(database_url):
+            self.view = relay_tracking(self.env)
         self.signalled = 0  # signals delivered
         self.missing = 0  # signals for workflows that did not exist
         self.failures = 0  # runner restarts after an error
@@ -200,7 +202,7 @@ class DeliveryRelay:
             if self._runner is not None:
                 self._runner.stop()
         if self._thread.is_alive():
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=10)
         if self._loop is not None:
             self._loop.stop()
         self.view.close()
@@ -240,13 +242,15 @@ class DeliveryRelay:
 
     def _new_runner(self) -> BaseProjectionRunner[Workshops]:
         projection = DeliveryRelayProjection(self.view, self._signal)
-        return BaseProjectionRunner[Workshops](
-            projection=projection,
-            application_class=Workshops,
-            tracking_recorder=self.view,
-            topics=projection.topics,
-            env=self.env,
-        )
+        # Processes starting together must not race to create the same tables.
+        with schema_lock(self.database_url):
+            return BaseProjectionRunner[Workshops](
+                projection=projection,
+                application_class=Workshops,
+                tracking_recorder=self.view,
+                topics=projection.topics,
+                env=self.env,
+            )
 
     def _follow(self) -> None:
         while not self._stopping.is_set():
