@@ -31,6 +31,7 @@ from projections.audit_chain import (
 
 from .app import Workshops
 from .bootstrap import Stack
+from .decision import DecisionRecord
 
 __all__ = [
     "APPLICATION",
@@ -155,3 +156,27 @@ def export(stack: Stack, folder: Path, with_log: bool = False) -> Exported:
             with (folder / LOG_FILE).open("wb") as out:
                 view.export_rows(APPLICATION, out.write)
     return Exported(folder, len(checkpoints), with_log)
+
+
+def attach_checkpoint(stack: Stack, record: DecisionRecord) -> DecisionRecord:
+    """The decision record with the signed checkpoint taken when its results were declared."""
+    key = load_key(key_path(stack.settings.data_dir))
+    with caught_up_chain(stack) as view:
+        reason = f"results {record.workshop_id}"
+        found = [c for c in view.checkpoints() if c.reason == reason and c.signature]
+    if not found:
+        return record
+    checkpoint = found[-1]
+    return record.model_copy(
+        update={
+            "checkpoint": {
+                "position": checkpoint.position,
+                "count": checkpoint.count,
+                "chain": checkpoint.chain.hex(),
+                "at": checkpoint.at.isoformat(),
+                "reason": checkpoint.reason,
+                "public_key_fingerprint": key.fingerprint(),
+            },
+            "signature": checkpoint.signature.hex() if checkpoint.signature else None,
+        }
+    )

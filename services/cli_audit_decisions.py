@@ -160,9 +160,13 @@ def record(
     out: Annotated[Path | None, typer.Option(help="write to this file (default: print)")] = None,
 ) -> None:
     """Export the decision record: the agenda as it ran, who was eligible, the tally."""
-    with _app() as app:
-        found, _ = _known(app, workshop)
-        text = RENDERERS[format.value](decision_record(app, found))
+    from .audit import attach_checkpoint
+    from .cli import settings_from_environment
+
+    with bootstrap(settings_from_environment(), temporal=False) as stack:
+        found, _ = _known(stack.app, workshop)
+        signed = attach_checkpoint(stack, decision_record(stack.app, found))
+        text = RENDERERS[format.value](signed)
     if out is None:
         print(text, end="")
         return

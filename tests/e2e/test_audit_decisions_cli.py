@@ -12,12 +12,14 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from domain import commands as c
 from domain.agenda import PhaseKind
 from domain.meta import Meta
 from domain.tally import Result
 from domain.workshop import Workshop
+from projections.audit_chain import checkpoint_message
 from services.app import Workshops
 from services.persistence import postgres_env
 from tests.services.test_decision import _late_ballot, play_seed
@@ -160,7 +162,19 @@ def test_the_decision_record_as_json_markdown_and_html(
     record = json.loads(as_json.stdout)
     assert record["winners"] == [SEED_WINNER] and record["verified"] is True
     assert record["counts"]["ballots_counted"] == 30 and len(record["eligible"]) == 30
-    assert record["checkpoint"] is None and record["signature"] is None
+    # The record carries the checkpoint signed when the results were declared.
+    checkpoint = record["checkpoint"]
+    assert checkpoint["reason"] == f"results {record['workshop_id']}"
+    exported = quickwins(
+        "audit", "export", "--out", str(tmp_path / "keys"), database_url=url, data_dir=tmp_path
+    )
+    assert exported.returncode == 0, exported.stderr
+    public = serialization.load_pem_public_key((tmp_path / "keys" / "public.pem").read_bytes())
+    message = checkpoint_message(
+        checkpoint["position"], checkpoint["count"], bytes.fromhex(checkpoint["chain"]),
+        datetime.fromisoformat(checkpoint["at"]), checkpoint["reason"],
+    )  # fmt: skip
+    public.verify(bytes.fromhex(record["signature"]), message)  # type: ignore[union-attr]
     assert record["agenda"][3]["kind"] == "signup"
 
     for fmt, marker in (("md", "## Agenda as it ran"), ("html", "<h2>Agenda as it ran</h2>")):
