@@ -6,10 +6,12 @@ Bad input raises `BadValue`: the CLI's main reports it in one line, exit 2.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -25,6 +27,7 @@ from .bootstrap import bootstrap
 from .cli_programmes import BadValue
 from .decision import (
     RENDERERS,
+    aggregate_at,
     decision_record,
     state_at,
     verify_decision,
@@ -80,6 +83,7 @@ def register(app: typer.Typer) -> None:
     app.command("state")(state)
     app.command("decision")(decision)
     app.command("record")(record)
+    app.command("aggregate")(aggregate)
 
 
 def state(
@@ -119,6 +123,49 @@ def state(
         winners = {str(w) for w in board.results.get("winners", [])}
         titles = [p.title for p in board.projects if str(p.id) in winners]
         console.print(f"results declared: winner {', '.join(titles) or 'none'}")
+
+
+def aggregate(
+    aggregate_id: Annotated[str, typer.Argument(help="any aggregate's id (idea, ballot, ...)")],
+    at: Annotated[str | None, typer.Option(help="ISO time with offset (default UTC)")] = None,
+    position: Annotated[int | None, typer.Option(help="a log position")] = None,
+) -> None:
+    """One aggregate's state as it was at a past time or log position, as JSON."""
+    if at is not None and position is not None:
+        raise BadValue("--at and --position: give one or the other, not both")
+    if position is not None and position < 0:
+        raise BadValue("--position: must be 0 or more")
+    try:
+        wanted = UUID(aggregate_id)
+    except ValueError:
+        raise BadValue(f"aggregate: {aggregate_id!r} is not an id") from None
+    when = parse_at(at, datetime(2000, 1, 1, tzinfo=UTC)) if at is not None else None
+    with _app() as app:
+        found = aggregate_at(app, wanted, position=position, at=when)
+    if found is None:
+        raise BadValue(f"aggregate: no aggregate {wanted} at that point of the log")
+    state = {"type": type(found).__name__, "id": str(found.id), "version": found.version}
+    state.update({k: v for k, v in vars(found).items() if not k.startswith("_")})
+    print(json.dumps(_plain(state), indent=2, sort_keys=True))
+
+
+def _plain(value: object) -> object:
+    """JSON for the values aggregates hold (ids as dictionary keys included)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_plain(v) for v in value), key=str)
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")  # type: ignore[attr-defined]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if hasattr(value, "__dict__"):
+        return _plain(vars(value))
+    return str(value)
 
 
 def _minutes(left: timedelta) -> str:

@@ -210,3 +210,28 @@ def test_bad_input_is_one_line_exit_2_and_records_nothing(
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and says in lines[0], (args, run.stderr)
         assert built.app.max_position() == before
+
+
+def test_any_aggregate_as_it_was(log: tuple[Log, str], tmp_path: Path) -> None:
+    built, url = log
+    record = json.loads(
+        quickwins("audit", "record", "--workshop", built.seed, database_url=url,
+                  data_dir=tmp_path).stdout
+    )  # fmt: skip
+    workshop = record["workshop_id"]
+    first = quickwins("audit", "aggregate", workshop, "--position", "1", database_url=url,
+                      data_dir=tmp_path)  # fmt: skip
+    now = quickwins("audit", "aggregate", workshop, database_url=url, data_dir=tmp_path)
+    assert first.returncode == 0 and now.returncode == 0, first.stderr + now.stderr
+    then, latest = json.loads(first.stdout), json.loads(now.stdout)
+    assert then["type"] == "Workshop" and then["version"] == 1 and then["phase_index"] == -1
+    assert latest["version"] > 1 and latest["results"] is not None
+    for args, says in (
+        (["nope"], "not an id"),
+        ([workshop, "--at", "2010-07-02", "--position", "3"], "not both"),
+        ([str(uuid4())], "no aggregate"),
+        ([workshop, "--position", "-2"], "--position"),
+    ):
+        run = quickwins("audit", "aggregate", *args, database_url=url, data_dir=tmp_path)
+        assert run.returncode == 2 and says in run.stderr, run.stderr
+        assert len(run.stderr.strip().splitlines()) == 1
