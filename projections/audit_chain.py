@@ -47,9 +47,11 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, TupleRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from domain.workshop import Workshop
+from domain.events import (
+    RESULTS_DECLARED,
+)
 
-from .tracking import STREAMS_DDL, TrackedView, construct_view, event_class, transient
+from .tracking import STREAMS_DDL, TrackedView, construct_view, transient
 
 __all__ = [
     "AUDIT_CHAIN_TABLES",
@@ -566,9 +568,6 @@ def _stream(cursor: Any, statement: Composed) -> Any:
     cursor.itersize = ITERSIZE
     cursor.execute(statement)
     return cursor
-
-
-RESULTS_DECLARED = event_class(Workshop, "ResultsDeclared")
 
 
 class AuditChainProjection(Projection[AuditChainView]):

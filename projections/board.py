@@ -41,13 +41,36 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from domain.agenda import Agenda, PhaseKind, VotingRules
-from domain.ballot import Ballot
-from domain.idea import Idea
-from domain.participant import Participant
+from domain.events import (
+    BALLOT_CAST,
+    BRIEFING_PUBLISHED,
+    CRITERIA_ADOPTED,
+    ERASED,
+    GROUP_CAPACITY_SET,
+    IDEA_EDITED,
+    IDEA_GROUPED,
+    IDEA_MERGED,
+    IDEA_SUBMITTED,
+    IDEA_WITHDRAWN,
+    JOINED,
+    KEY_AREA_DEFINED,
+    KEY_AREA_RENAMED,
+    KEY_AREAS_MERGED,
+    PHASE_CLOSED,
+    PHASE_EXTENDED,
+    PHASE_OPENED,
+    PHASE_PAUSED,
+    PHASE_RESUMED,
+    PITCH_ENDED,
+    PITCH_STARTED,
+    PROJECT_PROPOSED,
+    PROJECT_REVISED,
+    RESULTS_DECLARED,
+    SCHEDULED,
+    SIGNED_UP,
+    SWITCHED_GROUP,
+)
 from domain.personal import ERASED_NAME
-from domain.project import Project
-from domain.signup import SignUp
-from domain.workshop import Workshop
 
 from .board_models import (
     Board,
@@ -61,7 +84,6 @@ from .tracking import (
     STREAMS_DDL,
     TrackedView,
     construct_view,
-    event_class,
     transient,
 )
 
@@ -938,34 +960,6 @@ def _assemble(
 
 # ----- the projection ---------------------------------------------------------
 
-
-SCHEDULED = event_class(Workshop, "Scheduled")
-PHASE_OPENED = event_class(Workshop, "PhaseOpened")
-PHASE_CLOSED = event_class(Workshop, "PhaseClosed")
-PHASE_EXTENDED = event_class(Workshop, "PhaseExtended")
-CRITERIA_ADOPTED = event_class(Workshop, "CriteriaAdopted")
-PHASE_PAUSED = event_class(Workshop, "PhasePaused")
-PHASE_RESUMED = event_class(Workshop, "PhaseResumed")
-BRIEFING_PUBLISHED = event_class(Workshop, "BriefingPublished")
-KEY_AREA_DEFINED = event_class(Workshop, "KeyAreaDefined")
-KEY_AREA_RENAMED = event_class(Workshop, "KeyAreaRenamed")
-KEY_AREAS_MERGED = event_class(Workshop, "KeyAreasMerged")
-GROUP_CAPACITY_SET = event_class(Workshop, "GroupCapacitySet")
-PITCH_STARTED = event_class(Workshop, "PitchSlotStarted")
-PITCH_ENDED = event_class(Workshop, "PitchSlotEnded")
-RESULTS_DECLARED = event_class(Workshop, "ResultsDeclared")
-JOINED = event_class(Participant, "Joined")
-ERASED = event_class(Participant, "Erased")
-IDEA_SUBMITTED = event_class(Idea, "Submitted")
-IDEA_EDITED = event_class(Idea, "Edited")
-IDEA_WITHDRAWN = event_class(Idea, "Withdrawn")
-IDEA_GROUPED = event_class(Idea, "Grouped")
-IDEA_MERGED = event_class(Idea, "MergedAsDuplicate")
-SIGNED_UP = event_class(SignUp, "SignedUp")
-SWITCHED_GROUP = event_class(SignUp, "SwitchedGroup")
-PROJECT_PROPOSED = event_class(Project, "Proposed")
-PROJECT_REVISED = event_class(Project, "Revised")
-BALLOT_CAST = event_class(Ballot, "Cast")
 
 # The events that change the board; every other event only advances its position.
 HANDLED_EVENTS: tuple[type[Any], ...] = (

@@ -31,11 +31,16 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from pydantic import BaseModel, ConfigDict
 
-from domain.idea import Idea
-from domain.programme import Programme
-from domain.workshop import Workshop
+from domain.events import (
+    IDEA_EDITED,
+    IDEA_MERGED,
+    IDEA_SUBMITTED,
+    IDEA_WITHDRAWN,
+    SCHEDULED,
+    WORKSHOP_PLACED,
+)
 
-from .tracking import STREAMS_DDL, TrackedView, construct_view, event_class, transient
+from .tracking import STREAMS_DDL, TrackedView, construct_view, transient
 
 __all__ = [
     "HANDLED_EVENTS",
@@ -326,12 +331,6 @@ class MatchingView(TrackedView):
 
 # ----- the projection ---------------------------------------------------------------
 
-SCHEDULED = event_class(Workshop, "Scheduled")
-WORKSHOP_PLACED = event_class(Programme, "WorkshopScheduled")
-IDEA_SUBMITTED = event_class(Idea, "Submitted")
-IDEA_EDITED = event_class(Idea, "Edited")
-IDEA_WITHDRAWN = event_class(Idea, "Withdrawn")
-IDEA_MERGED = event_class(Idea, "MergedAsDuplicate")
 
 # The events that change the matching tables; every other event only advances its position.
 HANDLED_EVENTS: tuple[type[Any], ...] = (

@@ -35,13 +35,41 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from domain.idea import Idea
-from domain.initiative import Initiative, Rag, Stage
+from domain.events import (
+    ADOPTED,
+    ADOPTED_IN_REGION,
+    BENEFIT_RECORDED,
+    FLAGGED_STALE,
+    FOLLOW_UP_LINKED,
+    IDEA_EDITED,
+    IDEA_GROUPED,
+    IDEA_LINKED,
+    IDEA_MERGED,
+    IDEA_SUBMITTED,
+    IDEA_WITHDRAWN,
+    KEY_AREA_DEFINED,
+    KEY_AREA_RENAMED,
+    LAUNCHED,
+    MILESTONE_COMPLETED,
+    MILESTONE_OVERDUE,
+    MILESTONE_PLANNED,
+    MILESTONE_RESCHEDULED,
+    OWNER_ASSIGNED,
+    PITCH_STARTED,
+    PROGRAMME_CLOSED,
+    PROGRESS_REPORTED,
+    PROJECT_PROPOSED,
+    PROJECT_REVISED,
+    REMINDER_SENT,
+    RESULTS_DECLARED,
+    REVIEW_SCHEDULED,
+    SCHEDULED,
+    STAGE_CHANGED,
+    WORKSHOP_PLACED,
+)
+from domain.initiative import Rag, Stage
 from domain.meta import Meta
-from domain.programme import Programme
-from domain.project import Project
 from domain.tally import Result
-from domain.workshop import Workshop
 
 from .pipeline_models import (
     BenefitRow,
@@ -63,7 +91,7 @@ from .pipeline_models import (
     TrailEntry,
     TrailKind,
 )
-from .tracking import STREAMS_DDL, TrackedView, construct_view, event_class, transient
+from .tracking import STREAMS_DDL, TrackedView, construct_view, transient
 
 __all__ = [
     "HANDLED_EVENTS",
@@ -1520,36 +1548,6 @@ def _benefit_totals(
 
 # ----- the projection ---------------------------------------------------------------
 
-LAUNCHED = event_class(Programme, "Launched")
-WORKSHOP_PLACED = event_class(Programme, "WorkshopScheduled")
-PROGRAMME_CLOSED = event_class(Programme, "Closed")
-SCHEDULED = event_class(Workshop, "Scheduled")
-KEY_AREA_DEFINED = event_class(Workshop, "KeyAreaDefined")
-KEY_AREA_RENAMED = event_class(Workshop, "KeyAreaRenamed")
-PITCH_STARTED = event_class(Workshop, "PitchSlotStarted")
-RESULTS_DECLARED = event_class(Workshop, "ResultsDeclared")
-IDEA_SUBMITTED = event_class(Idea, "Submitted")
-IDEA_EDITED = event_class(Idea, "Edited")
-IDEA_WITHDRAWN = event_class(Idea, "Withdrawn")
-IDEA_GROUPED = event_class(Idea, "Grouped")
-IDEA_MERGED = event_class(Idea, "MergedAsDuplicate")
-IDEA_LINKED = event_class(Idea, "LinkedToEarlier")
-PROJECT_PROPOSED = event_class(Project, "Proposed")
-PROJECT_REVISED = event_class(Project, "Revised")
-ADOPTED = event_class(Initiative, "Adopted")
-OWNER_ASSIGNED = event_class(Initiative, "OwnerAssigned")
-STAGE_CHANGED = event_class(Initiative, "StageChanged")
-MILESTONE_PLANNED = event_class(Initiative, "MilestonePlanned")
-MILESTONE_RESCHEDULED = event_class(Initiative, "MilestoneRescheduled")
-MILESTONE_COMPLETED = event_class(Initiative, "MilestoneCompleted")
-MILESTONE_OVERDUE = event_class(Initiative, "MilestoneOverdue")
-PROGRESS_REPORTED = event_class(Initiative, "ProgressReported")
-FLAGGED_STALE = event_class(Initiative, "FlaggedStale")
-REMINDER_SENT = event_class(Initiative, "ReminderSent")
-REVIEW_SCHEDULED = event_class(Initiative, "BenefitsReviewScheduled")
-BENEFIT_RECORDED = event_class(Initiative, "BenefitRecorded")
-FOLLOW_UP_LINKED = event_class(Initiative, "FollowUpLinked")
-ADOPTED_IN_REGION = event_class(Initiative, "AdoptedInRegion")
 
 # The events that change the pipeline; every other event only advances its position.
 HANDLED_EVENTS: tuple[type[Any], ...] = (

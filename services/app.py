@@ -25,6 +25,7 @@ from domain import project as projects
 from domain import signup as signups
 from domain import workshop as workshops
 from domain.errors import AlreadyExists, DuplicateBallot, DuplicateSignUp, UnknownId, WrongPhase
+from domain.events import BALLOT_CAST, BALLOT_REVISED, PROJECT_PROPOSED, PROJECT_REVISED
 from domain.meta import Meta
 from domain.programme import Programme
 from domain.tally import BallotRecord, ProjectEntry, Result, tally
@@ -38,11 +39,6 @@ T = TypeVar("T")
 RETRIES = 8
 PAGE = 1000
 
-# The library makes these event classes at import time, out of mypy's sight.
-BALLOT_CAST: type[Any] = vars(ballots.Ballot)["Cast"]
-BALLOT_REVISED: type[Any] = vars(ballots.Ballot)["Revised"]
-PROJECT_PROPOSED: type[Any] = vars(projects.Project)["Proposed"]
-PROJECT_REVISED: type[Any] = vars(projects.Project)["Revised"]
 BALLOT_TOPICS = (get_topic(BALLOT_CAST), get_topic(BALLOT_REVISED))
 PROJECT_TOPICS = (get_topic(PROJECT_PROPOSED), get_topic(PROJECT_REVISED))
 
