@@ -13,7 +13,6 @@ layer composes a worker that runs them (pass them in `workflows` and
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -32,6 +31,7 @@ from workflows.campaign import (
     campaign_workflow_id,
 )
 from workflows.campaign_activities import CampaignActivities, CampaignCommands
+from workflows.threads import threaded_worker
 from workflows.worker import DEFAULT_ACTIVITY_THREADS
 
 DEFAULT_CAMPAIGN_TASK_QUEUE = "quickwins-campaign"
@@ -60,26 +60,15 @@ def build_campaign_worker(
     `max_concurrent_activities` threads is made and shut down when the worker
     is garbage collected. Run it with ``async with worker:`` or ``await worker.run()``.
     """
-    executor = activity_executor
-    if executor is None:
-        executor = ThreadPoolExecutor(
-            max_workers=max_concurrent_activities, thread_name_prefix="campaign-activity"
-        )
-    worker = Worker(
+    return threaded_worker(
         client,
-        task_queue=task_queue,
-        workflows=[ProgrammeCampaign, WorkshopAgenda, *workflows],
-        activities=[
-            *AgendaActivities(app).all(),
-            *CampaignActivities(programmes).all(),
-            *activities,
-        ],
-        activity_executor=executor,
+        task_queue,
+        [ProgrammeCampaign, WorkshopAgenda, *workflows],
+        [*AgendaActivities(app).all(), *CampaignActivities(programmes).all(), *activities],
+        activity_executor=activity_executor,
         max_concurrent_activities=max_concurrent_activities,
+        thread_name="campaign-activity",
     )
-    if activity_executor is None:
-        weakref.finalize(worker, executor.shutdown, wait=False)
-    return worker
 
 
 def campaign_start_options(

@@ -8,7 +8,6 @@ converter from the client it is given.
 
 from __future__ import annotations
 
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
@@ -26,6 +25,7 @@ from workflows.delivery import (
 )
 from workflows.delivery_activities import DeliveryActivities, DeliveryCommands
 from workflows.notifier import Notifier
+from workflows.threads import threaded_worker
 
 DELIVERY_TASK_QUEUE = "quickwins-delivery"
 # Activities hold a database connection each while they run; keep this at or
@@ -54,24 +54,16 @@ def build_delivery_worker(
     they are (for example a short `sticky_queue_schedule_to_start_timeout`,
     so another worker takes over quickly after this one stops).
     """
-    executor = activity_executor
-    if executor is None:
-        executor = ThreadPoolExecutor(
-            max_workers=max_concurrent_activities, thread_name_prefix="delivery-activity"
-        )
-    activities = DeliveryActivities(programmes, notifier)
-    worker = Worker(
+    return threaded_worker(
         client,
-        task_queue=task_queue,
-        workflows=[InitiativeDelivery],
-        activities=activities.all(),
-        activity_executor=executor,
+        task_queue,
+        [InitiativeDelivery],
+        DeliveryActivities(programmes, notifier).all(),
+        activity_executor=activity_executor,
         max_concurrent_activities=max_concurrent_activities,
+        thread_name="delivery-activity",
         **worker_options,
     )
-    if activity_executor is None:
-        weakref.finalize(worker, executor.shutdown, wait=False)
-    return worker
 
 
 def delivery_start_options(

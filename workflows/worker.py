@@ -7,7 +7,6 @@ worker takes its converter from the client it is given.
 
 from __future__ import annotations
 
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,6 +18,7 @@ from temporalio.worker import Worker
 
 from workflows.activities import AgendaActivities, AgendaCommands
 from workflows.agenda import AgendaInput, AgendaStatus, WorkshopAgenda, agenda_workflow_id
+from workflows.threads import threaded_worker
 
 DEFAULT_TASK_QUEUE = "quickwins-agenda"
 # Activities hold a database connection each while they run; keep this at or
@@ -48,23 +48,15 @@ def build_worker(
     when the worker is garbage collected. Run it with ``async with worker:`` or
     ``await worker.run()``.
     """
-    executor = activity_executor
-    if executor is None:
-        executor = ThreadPoolExecutor(
-            max_workers=max_concurrent_activities, thread_name_prefix="agenda-activity"
-        )
-    activities = AgendaActivities(app)
-    worker = Worker(
+    return threaded_worker(
         client,
-        task_queue=task_queue,
-        workflows=[WorkshopAgenda],
-        activities=activities.all(),
-        activity_executor=executor,
+        task_queue,
+        [WorkshopAgenda],
+        AgendaActivities(app).all(),
+        activity_executor=activity_executor,
         max_concurrent_activities=max_concurrent_activities,
+        thread_name="agenda-activity",
     )
-    if activity_executor is None:
-        weakref.finalize(worker, executor.shutdown, wait=False)
-    return worker
 
 
 def agenda_start_options(
