@@ -7,6 +7,7 @@ and the embedded servers are started only when no address is configured.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -86,7 +87,16 @@ class Stack:
                 runner.wait(self.app.max_position(), timeout=timeout)
             yield runner.view
 
-    async def temporal_client(self) -> Client:
+    async def temporal_client(self, attempts: int = 60) -> Client:
+        """Connect, waiting while a server that just started says it is not healthy yet."""
+        for _ in range(attempts - 1):
+            try:
+                return await self._connect()
+            except RuntimeError:  # "Frontend is not healthy yet" and the like
+                await asyncio.sleep(0.5)
+        return await self._connect()
+
+    async def _connect(self) -> Client:
         return await Client.connect(
             self.temporal_address,
             namespace=self.settings.temporal_namespace,

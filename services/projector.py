@@ -36,11 +36,21 @@ def follow(stack: Stack, poll_seconds: float) -> None:
 
 
 def _follow_once(stack: Stack, poll_seconds: float) -> None:
-    with ExitStack() as running:
-        runners = [running.enter_context(stack.runner(p, v)) for p, v in _projections(stack)]
-        runners[0].run_forever(timeout=poll_seconds)
+    runners: list[Any] = []
+    try:
+        with ExitStack() as running:
+            for projection, view in _projections(stack):
+                runners.append(running.enter_context(stack.runner(projection, view)))
+            runners[0].run_forever(timeout=poll_seconds)
+            for runner in runners:
+                runner.run_forever(timeout=0)  # re-raise any runner's error
+    finally:
+        # A runner whose connection dropped can fail to stop before its event
+        # thread ends; wait for it, so the next runners never write beside it.
         for runner in runners:
-            runner.run_forever(timeout=0)  # re-raise any runner's error
+            thread = getattr(runner, "_processing_thread", None)
+            if thread is not None:
+                thread.join(timeout=10)
 
 
 def _projections(stack: Stack) -> list[tuple[type[Any], type[Any]]]:
