@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from contextlib import ExitStack
 from typing import Any
 
@@ -18,21 +18,23 @@ from .bootstrap import PROJECTIONS, Stack
 log = logging.getLogger(__name__)
 
 
-def follow(stack: Stack, poll_seconds: float) -> None:
+def follow(stack: Stack, poll_seconds: float, stop: threading.Event | None = None) -> None:
     """Run every projection; restart their subscriptions every `poll_seconds`.
 
     The library's PostgreSQL subscription waits on LISTEN/NOTIFY without a
     time-out, so a lost notification or a dropped connection could stall it.
     A fresh runner resumes from the tracked position and catches up, so each
     restart is a poll that can skip or repeat nothing; a lost connection is
-    logged and the runners start again once the database answers.
+    logged and the runners start again once the database answers. Setting
+    `stop` ends it after the current poll.
     """
-    while True:
+    stop = stop or threading.Event()
+    while not stop.is_set():
         try:
             _follow_once(stack, poll_seconds)
         except (PersistenceError, psycopg.Error) as error:  # a dropped connection, a restart
             log.warning("projector lost the database (%s); starting again", error)
-            time.sleep(min(poll_seconds, 2.0))
+            stop.wait(min(poll_seconds, 2.0))
 
 
 def _follow_once(stack: Stack, poll_seconds: float) -> None:

@@ -1,0 +1,76 @@
+"""The FastAPI application: one per process, over a stack from the composition root."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+
+from ..bootstrap import Stack
+from ..feed import EventFeed
+from . import (
+    problems,
+    routes_admin,
+    routes_agenda,
+    routes_participants,
+    routes_workshops,
+)
+from .context import open_context
+from .idempotency import IdempotencyMiddleware
+
+DESCRIPTION = """
+Crowdsourced strategy workshops you can audit.
+
+Authenticate with `Authorization: Bearer <token>`. Participants get a token by
+joining a workshop (`POST /join` with its code); an admin issues the others
+(`POST /tokens`). Every POST accepts an `Idempotency-Key` header: a retry with
+the same key returns the first answer and records nothing twice. Errors are
+`application/problem+json` naming the field at fault. Every event is on
+`GET /events` (CloudEvents 1.0), live on `GET /events/stream` (Server-Sent
+Events), and at webhooks you register.
+"""
+
+
+def create_api(stack: Stack, *, projector: bool = False) -> FastAPI:
+    """The API over `stack`; with `projector`, this process also keeps the read models."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        ctx = open_context(stack)
+        api.state.ctx = ctx
+        api.state.stack = stack
+        api.state.tokens = ctx.tokens
+        api.state.feed = EventFeed(stack.app)
+        stop = threading.Event()
+        thread = _start_projector(stack, stop) if projector else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+            ctx.close()
+
+    api = FastAPI(title="quickwins", version="1", description=DESCRIPTION, lifespan=lifespan)
+    api.add_middleware(IdempotencyMiddleware)
+    problems.install(api)
+    for module in (routes_admin, routes_participants, routes_workshops, routes_agenda):
+        api.include_router(module.router)
+    import importlib  # TEMPORARY while the feed and webhook routes are written
+
+    for name in ("feed_routes", "webhook_routes"):
+        with suppress(ModuleNotFoundError):
+            api.include_router(importlib.import_module(f"services.api.{name}").router)
+    return api
+
+
+def _start_projector(stack: Stack, stop: threading.Event) -> threading.Thread:
+    from ..projector import follow
+
+    thread = threading.Thread(
+        target=follow, args=(stack, 1.0), kwargs={"stop": stop}, name="projector", daemon=True
+    )
+    thread.start()
+    return thread
