@@ -43,6 +43,23 @@ PROJECTIONS: tuple[tuple[type[Projection[Any]], type[Any]], ...] = (
 )
 
 
+class ClosingRunner(ProjectionRunner[Workshops, V]):
+    """A projection runner that also closes its view's connections when it stops.
+
+    The library's runner closes its application but not the view it built, so
+    a process that restarts runners (the projector polls that way) would keep
+    one pool of connections per restart until the garbage collector ran.
+    """
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            super().__exit__(*exc)
+        finally:
+            close = getattr(self.view, "close", None)
+            if close is not None:
+                close()
+
+
 @dataclass
 class Stack:
     """What a process needs: where things are, the application, and what to stop."""
@@ -70,7 +87,7 @@ class Stack:
     ) -> ProjectionRunner[Workshops, V]:
         """Follow the log into one read model, from the position it last committed."""
         with schema_lock(self.database_url):  # its tables may be created now
-            return ProjectionRunner(
+            return ClosingRunner(
                 application_class=Workshops,
                 projection_class=projection,
                 view_class=view,

@@ -177,31 +177,14 @@ def _stack(temporal: bool = True, **overrides: object) -> Stack:
 @cli.command()
 def worker() -> None:
     """Run a Temporal worker for agendas, campaigns and deliveries until interrupted."""
-    from workflows.campaign_worker import build_campaign_worker
-    from workflows.delivery import InitiativeDelivery
-    from workflows.delivery_activities import DeliveryActivities
-
-    from .bootstrap import build_notifier
-    from .programmes import Programmes
+    from .worker_process import build_all_workers
 
     async def run(stack: Stack) -> None:
-        client = await stack.temporal_client()
-        programmes = Programmes(stack.app)
-        delivery = DeliveryActivities(programmes, build_notifier(stack.settings))
-        running_worker = build_campaign_worker(
-            client,
-            stack.app,
-            programmes,
-            stack.settings.task_queue,
-            workflows=[InitiativeDelivery],
-            activities=delivery.all(),
-        )
-        async with running_worker as running:
+        async with build_all_workers(stack, await stack.temporal_client()):
             err.print(
                 f"worker on task queue {stack.settings.task_queue!r} at {stack.temporal_address}"
             )
             await asyncio.Event().wait()  # until interrupted
-            del running
 
     with _stack() as stack:
         _until_interrupted(lambda: asyncio.run(run(stack)))
@@ -290,9 +273,12 @@ def _until_interrupted(run: object) -> None:
 
 
 def _register_subcommands() -> None:
+    from .cli_api import register as register_api
     from .cli_audit import audit_cli
     from .cli_programmes import initiative_cli, programme_cli
     from .cli_workshops import participant_cli, workshop_cli
+
+    register_api(cli)
 
     cli.add_typer(workshop_cli, name="workshop")
     cli.add_typer(participant_cli, name="participant")

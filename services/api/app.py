@@ -14,7 +14,9 @@ from . import (
     problems,
     routes_admin,
     routes_agenda,
+    routes_audit,
     routes_participants,
+    routes_programmes,
     routes_workshops,
 )
 from .context import open_context
@@ -31,6 +33,11 @@ the same key returns the first answer and records nothing twice. Errors are
 `GET /events` (CloudEvents 1.0), live on `GET /events/stream` (Server-Sent
 Events), and at webhooks you register.
 """
+
+
+# The projector thread follows LISTEN/NOTIFY; a fresh subscription this often
+# makes up for a notification lost on a dropped connection.
+PROJECTOR_POLL_SECONDS = 10.0
 
 
 def create_api(stack: Stack, *, projector: bool = False) -> FastAPI:
@@ -56,7 +63,14 @@ def create_api(stack: Stack, *, projector: bool = False) -> FastAPI:
     api = FastAPI(title="quickwins", version="1", description=DESCRIPTION, lifespan=lifespan)
     api.add_middleware(IdempotencyMiddleware)
     problems.install(api)
-    for module in (routes_admin, routes_participants, routes_workshops, routes_agenda):
+    for module in (
+        routes_admin,
+        routes_participants,
+        routes_workshops,
+        routes_agenda,
+        routes_programmes,
+        routes_audit,
+    ):
         api.include_router(module.router)
     import importlib  # TEMPORARY while the feed and webhook routes are written
 
@@ -70,7 +84,7 @@ def _start_projector(stack: Stack, stop: threading.Event) -> threading.Thread:
     from ..projector import follow
 
     thread = threading.Thread(
-        target=follow, args=(stack, 1.0), kwargs={"stop": stop}, name="projector", daemon=True
+        target=follow, args=(stack, PROJECTOR_POLL_SECONDS), kwargs={"stop": stop}, name="projector", daemon=True
     )
     thread.start()
     return thread
