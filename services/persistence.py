@@ -23,8 +23,10 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         # Several processes (API, workers, projectors) share one database.
         "CREATE_TABLE": "y",
-        "POSTGRES_POOL_SIZE": "5",
-        "POSTGRES_MAX_OVERFLOW": "10",
+        # Pools start small and grow on demand: a projector holds one application
+        # and one view per read model, and PostgreSQL's connections are few.
+        "POSTGRES_POOL_SIZE": "2",
+        "POSTGRES_MAX_OVERFLOW": "8",
     }
 
 

@@ -89,7 +89,7 @@ def open_context(stack: Stack) -> ApiContext:
         pool: ConnectionPool[Any] = ConnectionPool(
             stack.database_url,
             min_size=1,
-            max_size=16,
+            max_size=8,
             kwargs={"autocommit": True},
             open=True,
         )
