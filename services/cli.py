@@ -276,9 +276,11 @@ def _register_subcommands() -> None:
     from .cli_api import register as register_api
     from .cli_audit import audit_cli
     from .cli_programmes import initiative_cli, programme_cli
+    from .cli_webhooks import register as register_webhooks
     from .cli_workshops import participant_cli, workshop_cli
 
     register_api(cli)
+    register_webhooks(cli)
 
     cli.add_typer(workshop_cli, name="workshop")
     cli.add_typer(participant_cli, name="participant")

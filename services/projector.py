@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import ExitStack
 from typing import Any
 
@@ -31,19 +32,19 @@ def follow(stack: Stack, poll_seconds: float, stop: threading.Event | None = Non
     stop = stop or threading.Event()
     while not stop.is_set():
         try:
-            _follow_once(stack, poll_seconds)
+            _follow_once(stack, poll_seconds, stop)
         except (PersistenceError, psycopg.Error) as error:  # a dropped connection, a restart
             log.warning("projector lost the database (%s); starting again", error)
             stop.wait(min(poll_seconds, 2.0))
 
 
-def _follow_once(stack: Stack, poll_seconds: float) -> None:
+def _follow_once(stack: Stack, poll_seconds: float, stop: threading.Event) -> None:
     runners: list[Any] = []
     try:
         with ExitStack() as running:
             for projection, view in _projections(stack):
                 runners.append(running.enter_context(stack.runner(projection, view)))
-            runners[0].run_forever(timeout=poll_seconds)
+            _wait(runners[0], poll_seconds, stop)
             for runner in runners:
                 runner.run_forever(timeout=0)  # re-raise any runner's error
     finally:
@@ -59,3 +60,13 @@ def _projections(stack: Stack) -> list[tuple[type[Any], type[Any]]]:
     """Every read model; the audit chain signs its checkpoints as it records them."""
     signing = signing_projection(key_path(stack.settings.data_dir))
     return [(signing if p is AuditChainProjection else p, v) for p, v in PROJECTIONS]
+
+
+def _wait(runner: Any, seconds: float, stop: threading.Event) -> None:
+    """Let the runners work for `seconds`, or until `stop` is set."""
+    deadline = time.monotonic() + seconds
+    while not stop.is_set() and time.monotonic() < deadline:
+        if runner.is_interrupted.is_set():  # stopped or failed: re-raise any error
+            runner.run_forever(timeout=0)
+            return
+        runner.run_forever(timeout=min(0.25, max(deadline - time.monotonic(), 0.0)))

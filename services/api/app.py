@@ -84,7 +84,11 @@ def _start_projector(stack: Stack, stop: threading.Event) -> threading.Thread:
     from ..projector import follow
 
     thread = threading.Thread(
-        target=follow, args=(stack, PROJECTOR_POLL_SECONDS), kwargs={"stop": stop}, name="projector", daemon=True
+        target=follow,
+        args=(stack, PROJECTOR_POLL_SECONDS),
+        kwargs={"stop": stop},
+        name="projector",
+        daemon=True,
     )
     thread.start()
     return thread

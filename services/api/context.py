@@ -54,7 +54,9 @@ class ApiContext:
     def view(self, cls: type[Any], name: str) -> Any:
         """A read model's view, waiting briefly until it reflects the latest write."""
         if name not in self._views:
-            self._views[name] = construct_view(cls, name, postgres_env(self.stack.database_url))
+            with schema_lock(self.stack.database_url):  # its tables may be created now
+                env = postgres_env(self.stack.database_url)
+                self._views[name] = construct_view(cls, name, env)
         view = self._views[name]
         latest = self.app.max_position()
         if latest:

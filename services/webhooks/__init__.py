@@ -1,0 +1,1 @@
+"""Webhooks: signed, retried, dead-lettered deliveries that follow the event log."""
