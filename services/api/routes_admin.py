@@ -13,6 +13,7 @@ from .context import Correlation, Ctx, meta_for, run
 from .models import IssuedToken, Recorded, TokenRequest
 from .problems import ProblemError
 from .tokens import Role
+from .webhook_routes import Store
 
 router = APIRouter(tags=["admin"])
 # Participants get their tokens by joining a workshop, never from an admin.
@@ -58,9 +59,12 @@ def _check_types(types: frozenset[str] | None) -> None:
 
 
 @router.post("/tokens/{token_id}/revoke", response_model=None, status_code=204)
-async def revoke_token(token_id: UUID, caller: IssueTokens, ctx: Ctx) -> None:
+async def revoke_token(token_id: UUID, caller: IssueTokens, ctx: Ctx, store: Store) -> None:
+    """Revoke a token; the webhooks it registered stop too."""
     if not await run(ctx.tokens.revoke, token_id):
         raise ProblemError(404, "Not found", "no such active token", "token_id")
+    for subscription in await run(store.subscriptions, token_id):
+        await run(store.deactivate, subscription.id)
 
 
 @router.post("/participants/{participant_id}/erase", response_model=Recorded)
