@@ -23,7 +23,9 @@ class InitiativeLine(BaseModel):
     title: str
     stage: str
     regions: list[str]
-    owner: str | None
+    # Whether an owner is assigned, not who: the draft is recorded in the workshop's
+    # stream, where a name could never be erased.
+    has_owner: bool
     status: str | None  # red, amber or green, from the latest progress report
 
 
@@ -66,7 +68,7 @@ def _initiative_section(initiatives: list[InitiativeLine]) -> list[str]:
         return []
     lines = ["Initiatives carried forward so far:"]
     for i in sorted(initiatives, key=lambda i: i.title.lower()):
-        owner = f", owner {i.owner}" if i.owner else ", no owner yet"
+        owner = ", owner assigned" if i.has_owner else ", no owner yet"
         status = f", {i.status}" if i.status else ""
         lines.append(
             f"- {i.title}: {i.stage.replace('_', ' ')}{status}{owner} ({', '.join(i.regions)})"

@@ -12,6 +12,7 @@ from typing import Any, cast
 from .ballot import Ballot
 from .idea import Idea
 from .initiative import Initiative
+from .owner import Owner
 from .participant import Participant
 from .programme import Programme
 from .project import Project
@@ -45,6 +46,8 @@ PROGRESS_REPORTED = _event(Initiative, "ProgressReported")
 REMINDER_SENT = _event(Initiative, "ReminderSent")
 REVIEW_SCHEDULED = _event(Initiative, "BenefitsReviewScheduled")
 STAGE_CHANGED = _event(Initiative, "StageChanged")
+OWNER_ERASED = _event(Owner, "Erased")
+OWNER_REGISTERED = _event(Owner, "Registered")
 ERASED = _event(Participant, "Erased")
 JOINED = _event(Participant, "Joined")
 LAUNCHED = _event(Programme, "Launched")

@@ -15,8 +15,9 @@ from eventsourcing.domain import Aggregate, event
 
 from .errors import AlreadyExists, InvalidInput, UnknownId, WrongPhase
 from .meta import Meta, derive_id
+from .owner import Owner
 from .programme import Programme
-from .text import NAME_MAX, SUMMARY_MAX, TITLE_MAX, require_text
+from .text import SUMMARY_MAX, TITLE_MAX, require_text
 
 EVIDENCE_MAX = 2000
 NOTE_MAX = 2000
@@ -84,7 +85,7 @@ class Initiative(Aggregate):
         self.regions = [region]
         self.origin = origin
         self.adopted_at = meta.at
-        self.owner: str | None = None
+        self.owner_id: UUID | None = None  # an Owner's id: the name lives there, encrypted
         self.stage = Stage.PROPOSED
         self.stage_before_pause: Stage | None = None
         self.milestones: dict[UUID, Milestone] = {}
@@ -99,22 +100,26 @@ class Initiative(Aggregate):
 
     # ----- owner and stage ---------------------------------------------------
 
-    def assign_owner(self, owner: str, meta: Meta) -> None:
+    def assign_owner(self, owner: Owner, meta: Meta) -> None:
+        """Only the owner's id is recorded here: their name stays in their own stream."""
         self._require_not_closed()
-        owner = require_text("owner", owner, NAME_MAX)
-        if owner != self.owner:
-            self._owner_assigned(owner=owner, previous=self.owner, meta=meta)
+        if owner.programme_id != self.programme_id:
+            raise InvalidInput("that owner belongs to another programme", "owner")
+        if owner.erased:
+            raise WrongPhase("that owner was erased", "owner")
+        if owner.id != self.owner_id:
+            self._owner_assigned(owner_id=owner.id, previous_id=self.owner_id, meta=meta)
 
     @event("OwnerAssigned")
-    def _owner_assigned(self, owner: str, previous: str | None, meta: Meta) -> None:
-        self.owner = owner
+    def _owner_assigned(self, owner_id: UUID, previous_id: UUID | None, meta: Meta) -> None:
+        self.owner_id = owner_id
 
     def move(self, to: Stage, reason: str, meta: Meta) -> None:
         reason = require_text("reason", reason, NOTE_MAX, allow_empty=to not in NEEDS_REASON)
         resuming = self.stage == Stage.PAUSED and to == self.stage_before_pause
         if not resuming and to not in MOVES[self.stage]:
             raise WrongPhase(f"an initiative cannot move from {self.stage} to {to}", "stage")
-        if to == Stage.IN_DELIVERY and self.owner is None:
+        if to == Stage.IN_DELIVERY and self.owner_id is None:
             raise InvalidInput("assign an owner before delivery starts", "owner")
         self._stage_changed(stage=to.value, previous=self.stage.value, reason=reason, meta=meta)
 
@@ -227,11 +232,11 @@ class Initiative(Aggregate):
         often a retried activity asks (the key names the act, e.g. its due date)."""
         if key and key in self.reminder_keys:
             return
-        self._reminder_sent(kind=kind, about=about, owner=self.owner, meta=meta, key=key)
+        self._reminder_sent(kind=kind, about=about, owner_id=self.owner_id, meta=meta, key=key)
 
     @event("ReminderSent")
     def _reminder_sent(
-        self, kind: str, about: str, owner: str | None, meta: Meta, key: str = ""
+        self, kind: str, about: str, owner_id: UUID | None, meta: Meta, key: str = ""
     ) -> None:
         if key:
             self.reminder_keys.add(key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .agenda import SEED_CRITERIA, Agenda, Criterion, VotingRules
 from .commands import Command
@@ -64,7 +64,20 @@ class InitiativeCommand(Command):
 
 
 class AssignOwner(InitiativeCommand):
-    owner: str
+    owner: str = Field(description='the owner as typed: "Name <address>", a name or an address')
+
+
+class EraseOwner(ProgrammeCommand):
+    """Right to erasure for an initiative owner, named by the text assigned or by id."""
+
+    owner: str = Field(default="", description="the owner's text as assigned")
+    owner_id: UUID | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> EraseOwner:
+        if (self.owner.strip() == "") == (self.owner_id is None):
+            raise ValueError("name the owner by its text or by its id, not both")
+        return self
 
 
 class MoveInitiative(InitiativeCommand):

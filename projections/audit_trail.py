@@ -22,7 +22,8 @@ owns the `audit_trail_*` tables:
 - `audit_trail_streams`: the per-stream version guard every view keeps.
 
 No summary carries a ballot's choices (a ballot is secret from the other
-participants) or a participant's display name or organisation.
+participants), a participant's display name or organisation, or an
+initiative owner's name or address (owners are named by id).
 
 Reads: `search(...)` (every filter optional, paged by position),
 `caused_by(id)` (the events an act caused, and what those caused in turn),
@@ -335,8 +336,9 @@ DETAILS: Mapping[str, Detail] = {
     "Programme.InitiativeRegistered": lambda e, n: _quoted(n, e.initiative_id),
     "Programme.CriteriaRevised": lambda e, n: f"version {e.version}",
     "Initiative.Adopted": lambda e, n: f'"{_short(e.title)}" in {e.region}',
+    # By id: an owner's name lives only in their own (encrypted, erasable) stream.
     "Initiative.OwnerAssigned": lambda e, n: (
-        f"{_short(e.owner)}" + (f" (was {_short(e.previous)})" if e.previous else "")
+        f"owner {e.owner_id}" + (f" (was {e.previous_id})" if e.previous_id else "")
     ),
     "Initiative.StageChanged": lambda e, n: (
         f"{e.previous} to {e.stage}" + (f": {_short(e.reason)}" if e.reason else "")

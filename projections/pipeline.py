@@ -4,12 +4,19 @@
 the `pipeline_*` tables: programmes with their regions and outcome measures,
 the programmes' workshops with their winners, the ideas and projects of those
 workshops (what an initiative comes from), the initiatives with their stage,
-owner, regions, progress, milestones, benefits and follow-ups, and a trail:
+owner, regions, progress, milestones, benefits and follow-ups, the owners
+(id and name, decrypted from Owner.Registered; an erased owner's name becomes
+a marker), and a trail:
 one row per event that touches an initiative or its origin (an idea its
 winning project builds on, that project), written as a line of text when the
 event is applied. Each write commits its rows and the event's tracking in one
 transaction, guarded by the stream's version, so applying an event twice
 changes nothing.
+
+An owner's name is stored in one place only, `pipeline_owners`: the
+initiatives hold the owner's id, and a trail line about an owner is kept as a
+template with the owners' ids beside it, filled in when read. Erasing an
+owner overwrites that one row, so no copy of the name is left behind.
 
 Only programme workshops are kept (Workshop.Scheduled with a programme_id),
 with their key areas, ideas and projects; the events of other workshops
@@ -55,6 +62,8 @@ from domain.events import (
     MILESTONE_PLANNED,
     MILESTONE_RESCHEDULED,
     OWNER_ASSIGNED,
+    OWNER_ERASED,
+    OWNER_REGISTERED,
     PITCH_STARTED,
     PROGRAMME_CLOSED,
     PROGRESS_REPORTED,
@@ -69,6 +78,7 @@ from domain.events import (
 )
 from domain.initiative import Rag, Stage
 from domain.meta import Meta
+from domain.owner import ERASED_OWNER
 from domain.tally import Result
 
 from .pipeline_models import (
@@ -116,6 +126,7 @@ PIPELINE_TABLES = (
     "pipeline_ideas",
     "pipeline_projects",
     "pipeline_initiatives",
+    "pipeline_owners",
     "pipeline_milestones",
     "pipeline_benefits",
     "pipeline_follow_ups",
@@ -172,7 +183,7 @@ _DDL = (
         summary text NOT NULL,
         stage text NOT NULL,
         regions text[] NOT NULL,
-        owner text,
+        owner_id uuid,
         origin_kind text NOT NULL CHECK (origin_kind IN ('project', 'manual')),
         project_id uuid,
         workshop_id uuid,
@@ -189,6 +200,13 @@ _DDL = (
         review_due timestamptz,
         position bigint NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS pipeline_initiatives_programme ON {initiatives} (programme_id)",
+    # The one place an owner's name is kept (an erased owner's is the marker).
+    """CREATE TABLE IF NOT EXISTS {owners} (
+        id uuid PRIMARY KEY,
+        programme_id uuid NOT NULL,
+        name text NOT NULL,
+        erased boolean NOT NULL DEFAULT false,
+        position bigint NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS {milestones} (
         initiative_id uuid NOT NULL,
         id uuid NOT NULL,
@@ -223,12 +241,23 @@ _DDL = (
         actor text NOT NULL,
         kind text NOT NULL,
         text text NOT NULL,
+        -- With owners named, `text` is a str.format template of their names (see _trail).
+        owners uuid[] NOT NULL DEFAULT ARRAY[]::uuid[],
         PRIMARY KEY (subject_id, position))""",
 )
 
-_TRAIL = """INSERT INTO {trail} (subject_id, position, subject, at, actor, kind, text)
-    VALUES (%(subject_id)s, %(position)s, %(subject)s, %(at)s, %(actor)s, %(kind)s, %(text)s)
+_TRAIL = """INSERT INTO {trail} (subject_id, position, subject, at, actor, kind, text, owners)
+    VALUES (%(subject_id)s, %(position)s, %(subject)s, %(at)s, %(actor)s, %(kind)s, %(text)s,
+        %(owners)s::uuid[])
     ON CONFLICT (subject_id, position) DO NOTHING"""
+
+# Where an owner is unknown to the view (it never is, once Registered was applied).
+UNKNOWN_OWNER = "unknown owner"
+
+
+def _literal(text: str) -> str:
+    """`text` as part of a str.format template: its braces escaped."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _day(at: datetime) -> str:
@@ -261,7 +290,9 @@ class PipelineView(TrackedView):
         meta: Meta,
         kind: TrailKind,
         text: str,
+        owners: Sequence[UUID] = (),
     ) -> None:
+        """A trail line; with `owners`, `text` is a template their names fill in when read."""
         curs.execute(
             self._q(_TRAIL),
             {
@@ -272,6 +303,7 @@ class PipelineView(TrackedView):
                 "actor": meta.actor,
                 "kind": kind.value,
                 "text": text,
+                "owners": list(owners),
             },
         )
 
@@ -290,18 +322,20 @@ class PipelineView(TrackedView):
         kind: TrailKind,
         text: str | Callable[[Cursor[DictRow]], str],
         *statements: tuple[str, Mapping[str, Any]],
+        owners: Sequence[UUID] = (),
     ) -> bool:
         """Run `statements` on an initiative's rows and add its trail line, in one write.
 
         `text` may be a function of the cursor, called after the statements, for
-        a line that names something the view knows (a milestone's title).
+        a line that names something the view knows (a milestone's title). With
+        `owners`, `text` is a template (see `_trail`).
         """
 
         def change(curs: Cursor[DictRow]) -> None:
             line = text if isinstance(text, str) else text(curs)
             for statement, params in statements:
                 curs.execute(self._q(statement), params)
-            self._trail(curs, tracking, "initiative", initiative_id, meta, kind, line)
+            self._trail(curs, tracking, "initiative", initiative_id, meta, kind, line, owners)
 
         return self._apply(tracking, initiative_id, version, change)
 
@@ -776,28 +810,72 @@ class PipelineView(TrackedView):
 
         return self._apply(tracking, initiative_id, version, change)
 
+    # ----- owners -------------------------------------------------------------------
+
+    def register_owner(
+        self,
+        tracking: Tracking,
+        owner_id: UUID,
+        version: int,
+        *,
+        programme_id: UUID,
+        name: str,
+        erased: bool,
+    ) -> bool:
+        """The owner's name (already the marker when replayed after the erasure)."""
+        return self._write(
+            tracking,
+            owner_id,
+            version,
+            (
+                """INSERT INTO {owners} (id, programme_id, name, erased, position)
+                   VALUES (%(id)s, %(programme_id)s, %(name)s, %(erased)s, %(position)s)
+                   ON CONFLICT (id) DO NOTHING""",
+                {
+                    "id": owner_id,
+                    "programme_id": programme_id,
+                    "name": ERASED_OWNER if erased else name,
+                    "erased": erased,
+                    "position": tracking.notification_id,
+                },
+            ),
+        )
+
+    def erase_owner(self, tracking: Tracking, owner_id: UUID, version: int) -> bool:
+        """Overwrite the one copy of the owner's name with the marker."""
+        return self._write(
+            tracking,
+            owner_id,
+            version,
+            (
+                "UPDATE {owners} SET name = %(name)s, erased = true WHERE id = %(id)s",
+                {"id": owner_id, "name": ERASED_OWNER},
+            ),
+        )
+
     def assign_owner(
         self,
         tracking: Tracking,
         initiative_id: UUID,
         version: int,
         *,
-        owner: str,
-        previous: str | None,
+        owner_id: UUID,
+        previous_id: UUID | None,
         meta: Meta,
     ) -> bool:
-        was = f" (was {previous})" if previous else ""
+        owners = [owner_id] if previous_id is None else [owner_id, previous_id]
         return self._on_initiative(
             tracking,
             initiative_id,
             version,
             meta,
             TrailKind.OWNER_ASSIGNED,
-            f"Owner: {owner}{was}",
+            "Owner: {0}" + (" (was {1})" if previous_id is not None else ""),
             (
-                "UPDATE {initiatives} SET owner = %(owner)s WHERE id = %(id)s",
-                {"id": initiative_id, "owner": owner},
+                "UPDATE {initiatives} SET owner_id = %(owner_id)s WHERE id = %(id)s",
+                {"id": initiative_id, "owner_id": owner_id},
             ),
+            owners=owners,
         )
 
     def change_stage(
@@ -1024,17 +1102,22 @@ class PipelineView(TrackedView):
         *,
         kind: str,
         about: str,
-        owner: str | None,
+        owner_id: UUID | None,
         meta: Meta,
     ) -> bool:
         what = f": {about}" if about else ""
+        if owner_id is None:
+            line = f"Reminder ({kind}) sent to nobody: no owner yet{what}"
+        else:
+            line = _literal(f"Reminder ({kind}) sent to ") + "{0}" + _literal(what)
         return self._on_initiative(
             tracking,
             initiative_id,
             version,
             meta,
             TrailKind.REMINDER_SENT,
-            f"Reminder ({kind}) sent to {owner or 'nobody: no owner yet'}{what}",
+            line,
+            owners=[] if owner_id is None else [owner_id],
         )
 
     def schedule_review(
@@ -1208,7 +1291,12 @@ class PipelineView(TrackedView):
         self, curs: Cursor[DictRow], where: str, params: Mapping[str, Any]
     ) -> list[InitiativeRow]:
         curs.execute(
-            self._q(f"SELECT * FROM {{initiatives}} i {where} ORDER BY i.position, i.id"), params
+            self._q(
+                f"""SELECT i.*, o.name AS owner FROM {{initiatives}} i
+                    LEFT JOIN {{owners}} o ON o.id = i.owner_id
+                    {where} ORDER BY i.position, i.id"""
+            ),
+            params,
         )
         rows = curs.fetchall()
         if not rows:
@@ -1334,8 +1422,7 @@ class PipelineView(TrackedView):
                 ),
                 {"ids": subjects},
             )
-            rows = curs.fetchall()
-        return [TrailEntry.model_validate(dict(row)) for row in rows]
+            return self._entries(curs, curs.fetchall())
 
     def idea_trail(self, idea_id: UUID) -> list[TrailEntry]:
         """One idea's own trail, in log order (empty if unknown or outside a programme)."""
@@ -1344,8 +1431,28 @@ class PipelineView(TrackedView):
                 self._q("SELECT * FROM {trail} WHERE subject_id = %(id)s ORDER BY position"),
                 {"id": idea_id},
             )
-            rows = curs.fetchall()
-        return [TrailEntry.model_validate(dict(row)) for row in rows]
+            return self._entries(curs, curs.fetchall())
+
+    def _entries(self, curs: Cursor[DictRow], rows: list[DictRow]) -> list[TrailEntry]:
+        """Trail rows as entries, with the owners they name filled in as they are now."""
+        wanted = {owner for row in rows for owner in row["owners"]}
+        names: dict[UUID, str] = {}
+        if wanted:
+            curs.execute(
+                self._q("SELECT id, name FROM {owners} WHERE id = ANY(%(ids)s)"),
+                {"ids": list(wanted)},
+            )
+            names = {row["id"]: row["name"] for row in curs.fetchall()}
+        entries = []
+        for row in rows:
+            fields = dict(row)
+            owners = fields.pop("owners")
+            if owners:
+                fields["text"] = fields["text"].format(
+                    *(names.get(o, UNKNOWN_OWNER) for o in owners)
+                )
+            entries.append(TrailEntry.model_validate(fields))
+        return entries
 
 
 # ----- assembling the read models ------------------------------------------------
@@ -1395,6 +1502,7 @@ def _initiative(
         summary=row["summary"],
         stage=Stage(row["stage"]),
         regions=row["regions"],
+        owner_id=row["owner_id"],
         owner=row["owner"],
         origin=OriginRow(
             kind=row["origin_kind"],
@@ -1568,6 +1676,8 @@ HANDLED_EVENTS: tuple[type[Any], ...] = (
     PROJECT_PROPOSED,
     PROJECT_REVISED,
     ADOPTED,
+    OWNER_REGISTERED,
+    OWNER_ERASED,
     OWNER_ASSIGNED,
     STAGE_CHANGED,
     MILESTONE_PLANNED,
@@ -1754,14 +1864,29 @@ class PipelineProjection(Projection[PipelineView]):
             meta=e.meta,
         )
 
+    @process_event.register(OWNER_REGISTERED)
+    def _owner_registered(self, e: Any, tracking: Tracking) -> None:
+        self.view.register_owner(
+            tracking,
+            e.originator_id,
+            e.originator_version,
+            programme_id=e.programme_id,
+            name=e.personal.get("name"),
+            erased=e.personal.erased,
+        )
+
+    @process_event.register(OWNER_ERASED)
+    def _owner_erased(self, e: Any, tracking: Tracking) -> None:
+        self.view.erase_owner(tracking, e.originator_id, e.originator_version)
+
     @process_event.register(OWNER_ASSIGNED)
     def _owner(self, e: Any, tracking: Tracking) -> None:
         self.view.assign_owner(
             tracking,
             e.originator_id,
             e.originator_version,
-            owner=e.owner,
-            previous=e.previous,
+            owner_id=e.owner_id,
+            previous_id=e.previous_id,
             meta=e.meta,
         )
 
@@ -1852,7 +1977,7 @@ class PipelineProjection(Projection[PipelineView]):
             e.originator_version,
             kind=e.kind,
             about=e.about,
-            owner=e.owner,
+            owner_id=e.owner_id,
             meta=e.meta,
         )
 

@@ -121,7 +121,8 @@ class InitiativeRow(_Model):
     summary: str
     stage: Stage
     regions: list[str]  # the first is where it was adopted
-    owner: str | None
+    owner_id: UUID | None
+    owner: str | None  # the owner's name as it is now ("erased owner" after an erasure)
     origin: OriginRow
     adopted_at: datetime
     delivered_at: datetime | None
@@ -138,7 +139,7 @@ class InitiativeRow(_Model):
 class OverdueMilestone(_Model):
     initiative_id: UUID
     initiative_title: str
-    owner: str | None
+    owner: str | None  # the owner's name, as in InitiativeRow
     milestone_id: UUID
     title: str
     due: datetime

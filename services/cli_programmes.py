@@ -124,6 +124,31 @@ def schedule_workshop(
     console.print(f"workshop {workshop} ({code}) scheduled in {region}")
 
 
+@programme_cli.command("erase-owner")
+def erase_owner(
+    programme: Annotated[str, typer.Argument(help="programme name or id")],
+    owner: Annotated[str, typer.Argument(help="the owner's text as assigned, or their id")],
+    actor: Annotated[str, typer.Option("--as")] = "data-protection-officer",
+) -> None:
+    """Erase an initiative owner (right to erasure): their key goes, the trail stays intact."""
+    cmd = _erase_owner_command(_programme(programme), owner)
+    meta = Meta(
+        actor=f"admin:{actor}", at=datetime.now(UTC), correlation_id=uuid4(), causation_id=uuid4()
+    )
+    _run(lambda s: s.erase_owner(cmd, meta))
+    # The text typed is not echoed back: it may be the very name being erased.
+    console.print(f"owner erased from programme {cmd.programme_id}")
+
+
+def _erase_owner_command(programme_id: UUID, owner: str) -> pc.EraseOwner:
+    if not owner.strip():
+        raise BadValue("owner: name the owner by the text assigned or by their id")
+    try:
+        return pc.EraseOwner(programme_id=programme_id, owner_id=UUID(owner))
+    except ValueError:
+        return pc.EraseOwner(programme_id=programme_id, owner=owner)
+
+
 # ----- initiatives ------------------------------------------------------------------
 
 
@@ -280,7 +305,8 @@ def show(initiative: str) -> None:
     if row is None:
         raise BadValue(f"initiative: no initiative {initiative_id}")
     console.rule(f"[bold]{row.title}[/bold]  ({row.stage.value})")
-    console.print(f"owner {row.owner or '-'}   regions {', '.join(row.regions)}")
+    owner = f"{row.owner} (id {row.owner_id})" if row.owner_id else "-"
+    console.print(f"owner {owner}   regions {', '.join(row.regions)}")
     for m in row.milestones:
         state = f"done {m.completed_at:%d %b %Y}" if m.completed_at else f"due {m.due:%d %b %Y}"
         console.print(f"  milestone {m.id}  {m.title}: {state}")

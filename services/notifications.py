@@ -2,10 +2,13 @@
 
 - `LogNotifier` writes each notice to a logger (the default everywhere).
 - `SmtpNotifier` sends each notice as an e-mail through an SMTP server (in
-  tests, a loopback server run with aiosmtpd). An owner recorded with an
-  e-mail address ("Ann Smith <ann@example.org>" or "ann@example.org") is
-  the recipient; otherwise the notice goes to `fallback_to` (the programme
-  office), or, without one, is logged and dropped.
+  tests, a loopback server run with aiosmtpd). An owner with an e-mail
+  address (the notice's `recipient`, looked up at send time) is the
+  recipient; otherwise (no address, no owner, an erased owner) the notice
+  goes to `fallback_to` (the programme office), or, without one, is logged
+  and dropped.
+
+Logs name the owner by id, never by name or address.
 - `FanOutNotifier` hands each notice to several notifiers.
 
 All are synchronous: they run in the delivery workflow's activity threads.
@@ -16,32 +19,19 @@ the Message-ID (made from the notice's `notice_id`) lets a reader drop repeats.
 from __future__ import annotations
 
 import logging
-import re
 import smtplib
 from collections.abc import Sequence
 from email.message import EmailMessage
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import formatdate
 
 from workflows.notifier import Notice, Notifier
 
 log = logging.getLogger(__name__)
 
-# Good enough to pick an address out of free text; the SMTP server has the last word.
-_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
-
-def owner_address(owner: str | None) -> str | None:
-    """The owner as an e-mail recipient ("Name <address>"), or None if it holds no address."""
-    if not owner:
-        return None
-    name, address = parseaddr(owner)
-    if not _ADDRESS.fullmatch(address or ""):
-        found = _ADDRESS.search(owner)
-        if found is None:
-            return None
-        address = found.group(0)
-        name = owner.replace(address, "").strip(" <>()[],;:\"'")
-    return formataddr((name, address)) if name else address
+def _owner(notice: Notice) -> str:
+    """How a log line names the owner: by id."""
+    return f"owner {notice.owner_id}" if notice.owner_id else "no owner"
 
 
 class LogNotifier:
@@ -58,7 +48,7 @@ class LogNotifier:
             notice.kind,
             notice.initiative_id,
             notice.title,
-            notice.owner or "no owner",
+            _owner(notice),
             notice.subject,
             extra={"notice": notice.model_dump(mode="json")},
         )
@@ -83,8 +73,9 @@ class SmtpNotifier:
         self.timeout = timeout
 
     def recipient(self, notice: Notice) -> str | None:
-        """The owner's address if the owner string holds one, else the fallback."""
-        return owner_address(notice.owner) or self.fallback_to
+        """The owner's address if they have one (and are not erased), else the fallback."""
+        address = notice.recipient.address if notice.recipient else None
+        return address or self.fallback_to
 
     def message(self, notice: Notice, to: str) -> EmailMessage:
         message = EmailMessage()
@@ -104,10 +95,10 @@ class SmtpNotifier:
         to = self.recipient(notice)
         if to is None:
             log.warning(
-                "no address for %s notice on initiative %s (owner %r): not e-mailed",
+                "no address for %s notice on initiative %s (%s): not e-mailed",
                 notice.kind,
                 notice.initiative_id,
-                notice.owner,
+                _owner(notice),
             )
             return
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
@@ -130,7 +121,10 @@ class FanOutNotifier:
             try:
                 notifier.send(notice)
             except Exception as error:  # noqa: BLE001 - raised below, after the others
-                log.warning("%s failed on a %s notice: %s", notifier, notice.kind, error)
+                # The error type only: a mail error may quote the address.
+                log.warning(
+                    "%s failed on a %s notice: %s", notifier, notice.kind, type(error).__name__
+                )
                 first = first or error
         if first is not None:
             raise first

@@ -22,6 +22,7 @@ from temporalio.service import RPCError
 from domain import programme_commands as pc
 from domain.initiative import Initiative, Stage, adopted_id
 from domain.meta import Meta
+from domain.owner import identify
 from domain.tally import Result
 from workflows.agenda import agenda_workflow_id
 from workflows.campaign import CampaignInput, CampaignWorkshop, ProgrammeCampaign
@@ -278,12 +279,14 @@ async def _deliver(run: Run, initiative: Initiative, plan: DeliveryPlan) -> date
     """Play one initiative's plan; day 0 is its adoption, on its own scenario clock."""
     started = run.clocks.setdefault(initiative.id, (initiative.adopted_at, time.monotonic()))[1]
     last = initiative.adopted_at
+    # The owner acts under their pseudonymous id: Meta is stored in plain text.
+    actor = f"owner:{identify(initiative.programme_id, plan.owner)}"
     for day, method, command in _steps(run.programmes, initiative, plan):
         wait = day * run.day_seconds - (time.monotonic() - started)
         if wait > 0:
             await asyncio.sleep(wait)
         last = initiative.adopted_at + timedelta(days=day)
-        await asyncio.to_thread(method, command, run.meta(f"owner:{plan.owner}", last))
+        await asyncio.to_thread(method, command, run.meta(actor, last))
     return last
 
 

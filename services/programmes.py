@@ -8,10 +8,11 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from domain import initiative as initiatives
+from domain import owner as owners
 from domain import programme as programmes
 from domain import programme_commands as pc
 from domain.briefing import EarlierWorkshop, InitiativeLine, draft_briefing
-from domain.errors import AlreadyExists, WrongPhase
+from domain.errors import AlreadyExists, UnknownId, WrongPhase
 from domain.meta import Meta
 from domain.project import Project
 from domain.tally import Result
@@ -20,6 +21,7 @@ from domain.workshop import Workshop, schedule
 from .app import Workshops, retrying
 
 Initiative = initiatives.Initiative
+Owner = owners.Owner
 Programme = programmes.Programme
 
 
@@ -34,6 +36,17 @@ class Programmes:
 
     def initiative(self, initiative_id: UUID) -> Initiative:
         return self.app.load(Initiative, initiative_id, "initiative_id")
+
+    def owner(self, owner_id: UUID) -> Owner:
+        """An owner as stored now: after an erasure, its name reads "erased owner"."""
+        return self.app.load(Owner, owner_id, "owner_id")
+
+    def owner_name(self, owner_id: UUID | None) -> str | None:
+        """The name to show for an initiative's owner; None when there is none."""
+        if owner_id is None:
+            return None
+        found = self.app.find(Owner, owner_id)
+        return found.name if found is not None else None
 
     # ----- programmes ----------------------------------------------------------
 
@@ -145,7 +158,11 @@ class Programmes:
         i = self.initiative(initiative_id)
         status = i.progress["status"] if i.progress else None
         return InitiativeLine(
-            title=i.title, stage=i.stage.value, regions=i.regions, owner=i.owner, status=status
+            title=i.title,
+            stage=i.stage.value,
+            regions=i.regions,
+            has_owner=i.owner_id is not None,
+            status=status,
         )
 
     def adopt_winners(self, cmd: pc.AdoptWinners, meta: Meta) -> list[UUID]:
@@ -200,7 +217,35 @@ class Programmes:
     # ----- one initiative --------------------------------------------------------
 
     def assign_owner(self, cmd: pc.AssignOwner, meta: Meta) -> int:
-        return self._act(cmd.initiative_id, lambda i: i.assign_owner(cmd.owner, meta))
+        """Register the owner as a person if new, and assign them by id, in one write."""
+
+        def attempt() -> int:
+            initiative = self.initiative(cmd.initiative_id)
+            owner_id = owners.identify(initiative.programme_id, cmd.owner)
+            owner = self.app.find(Owner, owner_id)
+            new = owner is None
+            if owner is None:
+                owner = owners.register(initiative.programme_id, cmd.owner, meta)
+            initiative.assign_owner(owner, meta)
+            return self.app.record(initiative, owner if new else None)
+
+        return retrying(attempt)
+
+    def erase_owner(self, cmd: pc.EraseOwner, meta: Meta) -> int:
+        """Record the erasure, then delete the owner's key: their name is gone for good."""
+        field = "owner" if cmd.owner_id is None else "owner_id"
+        owner_id = cmd.owner_id or owners.identify(cmd.programme_id, cmd.owner)
+
+        def attempt() -> int:
+            owner = self.app.find(Owner, owner_id)
+            if owner is None or owner.programme_id != cmd.programme_id:
+                raise UnknownId("no such owner in that programme", field)
+            owner.erase(meta)
+            return self.app.record(owner)
+
+        position = retrying(attempt)
+        self.app.person_keys.forget(owner_id)
+        return position
 
     def move(self, cmd: pc.MoveInitiative, meta: Meta) -> int:
         return self._act(cmd.initiative_id, lambda i: i.move(cmd.stage, cmd.reason, meta))

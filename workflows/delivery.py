@@ -185,7 +185,7 @@ class DeliveryStatus(BaseModel):
 
     initiative_id: UUID
     stage: Stage | None = Field(description="as last read; None before the first read")
-    owner: str | None
+    owner_id: UUID | None
     next_due: Upcoming | None
     upcoming: list[Upcoming] = Field(
         description="what is still to do, earliest first; an item at or before `sim_now` "
@@ -645,7 +645,7 @@ class InitiativeDelivery:
             kind=item.kind,
             initiative_id=snapshot.initiative_id,
             title=snapshot.title,
-            owner=snapshot.owner,
+            owner_id=snapshot.owner_id,
             subject=subject,
             body=body,
             at=at,
@@ -669,7 +669,7 @@ class InitiativeDelivery:
         return DeliveryStatus(
             initiative_id=self._input.initiative_id,
             stage=snapshot.stage if snapshot else None,
-            owner=snapshot.owner if snapshot else None,
+            owner_id=snapshot.owner_id if snapshot else None,
             next_due=upcoming[0] if upcoming else None,
             upcoming=upcoming,
             deadline=self._deadline,

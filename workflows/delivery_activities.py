@@ -22,7 +22,9 @@ Idempotence, act by act:
   own durable state says which reminders were recorded), so only a retry
   after a commit whose completion was lost (the worker died in between)
   records a reminder twice.
-- `notify` is at least once by nature: see `workflows.notifier`.
+- `notify` is at least once by nature: see `workflows.notifier`. It looks
+  the owner up when it sends, so the name and address never enter the
+  workflow's history, and an owner erased meanwhile gets no mail.
 
 A broken domain rule is not going to mend itself on a retry: it becomes a
 non-retryable `ApplicationError` whose type is the rule's code. Anything else
@@ -43,14 +45,17 @@ from domain import programme_commands as pc
 from domain.errors import DomainError, WrongPhase
 from domain.initiative import Initiative, Stage
 from domain.meta import Meta
+from domain.owner import Owner
 from workflows.errors import rule_broken
-from workflows.notifier import Notice, Notifier
+from workflows.notifier import Notice, Notifier, Recipient
 
 
 class DeliveryCommands(Protocol):
     """What the delivery workflow needs of the programme application (`Programmes`)."""
 
     def initiative(self, initiative_id: UUID) -> Initiative: ...
+
+    def owner(self, owner_id: UUID) -> Owner: ...
 
     def flag_overdue(self, cmd: pc.FlagOverdue, meta: Meta) -> int: ...
 
@@ -82,7 +87,7 @@ class InitiativeSnapshot(BaseModel):
     initiative_id: UUID
     version: int
     title: str
-    owner: str | None
+    owner_id: UUID | None  # by id only: the workflow's history holds no names
     stage: Stage
     adopted_at: datetime
     last_report_at: datetime | None
@@ -108,7 +113,7 @@ class InitiativeSnapshot(BaseModel):
             initiative_id=initiative.id,
             version=initiative.version,
             title=initiative.title,
-            owner=initiative.owner,
+            owner_id=initiative.owner_id,
             stage=initiative.stage,
             adopted_at=initiative.adopted_at,
             last_report_at=initiative.last_report_at,
@@ -177,8 +182,25 @@ class DeliveryActivities:
 
     @activity.defn(name="delivery.notify")
     def notify(self, act: NotifyAct) -> None:
-        """Hand a notice to the notifier (at least once)."""
-        self.notifier.send(act.notice)
+        """Hand a notice to the notifier (at least once), addressed to the owner as of now."""
+        recipient = self._recipient(act.notice.owner_id)
+        try:
+            self.notifier.send(act.notice.model_copy(update={"recipient": recipient}))
+        except Exception as error:
+            # A mail error may quote the address; the failure goes into the workflow's
+            # history, so only the error's type travels (the activity still retries).
+            raise RuntimeError(
+                f"{type(error).__name__} sending a {act.notice.kind} notice"
+            ) from None
+
+    def _recipient(self, owner_id: UUID | None) -> Recipient | None:
+        if owner_id is None:
+            return None
+        try:
+            owner = self.programmes.owner(owner_id)
+        except DomainError:
+            return None  # not an owner: the notice goes to the fallback
+        return Recipient(name=owner.name, address=owner.address)
 
     @activity.defn(name="delivery.record_reminder")
     def record_reminder(self, act: RecordReminderAct) -> int:

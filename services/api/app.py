@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from ..bootstrap import Stack
 from ..feed import EventFeed
 from . import (
+    openapi,
     problems,
     routes_admin,
     routes_agenda,
@@ -63,6 +64,7 @@ def create_api(stack: Stack, *, projector: bool = False) -> FastAPI:
     api = FastAPI(title="quickwins", version="1", description=DESCRIPTION, lifespan=lifespan)
     api.add_middleware(IdempotencyMiddleware)
     problems.install(api)
+    openapi.install(api)
     for module in (
         routes_admin,
         routes_participants,

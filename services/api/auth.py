@@ -30,6 +30,7 @@ A, M, F, P, AU, S = (
 POLICY: dict[str, frozenset[Role]] = {
     "tokens.issue": frozenset({A}),
     "participants.erase": frozenset({A}),
+    "owners.erase": frozenset({A}),
     "workshops.schedule": frozenset({A, M, F}),
     "workshops.read": frozenset({A, M, F, P, AU}),
     "workshops.run": frozenset({A, F}),
@@ -39,6 +40,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "programmes.read": frozenset({A, M, AU}),
     "programmes.manage": frozenset({A, M}),
     "audit.read": frozenset({A, AU}),
+    "audit.checkpoint": frozenset({A, AU}),
     "feed.read": frozenset({A, AU, S}),
     "webhooks.manage": frozenset({A, S}),
     "webhooks.admin": frozenset({A}),
@@ -118,6 +120,7 @@ def participant_of(caller: Caller) -> UUID:
 # One type per action, for route signatures: `caller: RunWorkshops`.
 IssueTokens = Annotated[Caller, Depends(permit("tokens.issue"))]
 EraseParticipants = Annotated[Caller, Depends(permit("participants.erase"))]
+EraseOwners = Annotated[Caller, Depends(permit("owners.erase"))]
 ScheduleWorkshops = Annotated[Caller, Depends(permit("workshops.schedule"))]
 ReadWorkshops = Annotated[Caller, Depends(permit("workshops.read"))]
 RunWorkshops = Annotated[Caller, Depends(permit("workshops.run"))]
@@ -127,6 +130,7 @@ LaunchProgrammes = Annotated[Caller, Depends(permit("programmes.launch"))]
 ReadProgrammes = Annotated[Caller, Depends(permit("programmes.read"))]
 ManageProgrammes = Annotated[Caller, Depends(permit("programmes.manage"))]
 ReadAudit = Annotated[Caller, Depends(permit("audit.read"))]
+CheckpointAudit = Annotated[Caller, Depends(permit("audit.checkpoint"))]
 ReadFeed = Annotated[Caller, Depends(permit("feed.read"))]
 ManageWebhooks = Annotated[Caller, Depends(permit("webhooks.manage"))]
 AdministerWebhooks = Annotated[Caller, Depends(permit("webhooks.admin"))]

@@ -31,6 +31,7 @@ from domain.errors import DomainError
 from domain.idea import Idea
 from domain.initiative import Initiative, Stage, add_by_manager
 from domain.meta import Meta
+from domain.owner import Owner, register
 from domain.participant import Participant, join
 from domain.programme import SEED_MEASURES, OutcomeMeasure, Programme, ProgrammeTerms, launch
 from domain.project import Project
@@ -307,6 +308,11 @@ STAGE_PATHS: dict[Stage, tuple[Stage, ...]] = {
 }
 
 
+def new_owner(programme: Programme, text: str = "Alex Owner") -> Owner:
+    """An owner registered in the programme, its events cleared."""
+    return settled(register(programme.id, text, meta(MANAGER)))
+
+
 def new_initiative(
     programme: Programme | None = None,
     *,
@@ -324,7 +330,7 @@ def new_initiative(
         uuid4(), programme, title, "", region, "the board asked for it", meta(MANAGER)
     )
     if owner is not None:
-        initiative.assign_owner(owner, meta(MANAGER))
+        initiative.assign_owner(new_owner(programme, owner), meta(MANAGER))
     for step in STAGE_PATHS[stage]:
         initiative.move(step, "on the way", meta(MANAGER))
     return settled(initiative)

@@ -25,7 +25,7 @@ from domain.initiative import (
     adopted_id,
 )
 from domain.programme import SEED_MEASURES, Programme
-from domain.text import NAME_MAX, SUMMARY_MAX, TITLE_MAX
+from domain.text import SUMMARY_MAX, TITLE_MAX
 
 from .builders import (
     MANAGER,
@@ -34,6 +34,7 @@ from .builders import (
     MemoryStore,
     meta,
     new_initiative,
+    new_owner,
     new_programme,
     pending,
     programme_workshop,
@@ -123,7 +124,7 @@ def test_a_winning_project_is_adopted_into_its_workshops_region() -> None:
         "idea_ids": [str(i) for i in ideas],
     }
     assert initiative.stage == Stage.PROPOSED
-    assert initiative.owner is None
+    assert initiative.owner_id is None
     assert initiative.adopted_at == act.at
     assert pending(programme) == 0  # the service registers it on the programme
 
@@ -197,33 +198,40 @@ def test_a_manager_must_give_a_reason_within_limits_and_a_known_region() -> None
 # ----- owner -----------------------------------------------------------------
 
 
-def test_an_owner_is_assigned_and_changed() -> None:
-    initiative = new_initiative(owner=None)
+def test_an_owner_is_assigned_and_changed_by_id_only() -> None:
+    programme = new_programme()
+    initiative = new_initiative(programme, owner=None)
+    alex, sam = new_owner(programme, OWNER), new_owner(programme, "Sam <sam@example.org>")
     act = meta(MANAGER)
-    initiative.assign_owner(f"  {OWNER} ", act)
+    initiative.assign_owner(alex, act)
     event = _only_event(initiative, "OwnerAssigned")
     assert event.meta == act
-    assert (event.owner, event.previous) == (OWNER, None)
-    assert initiative.owner == OWNER
-    initiative.assign_owner(OWNER, meta(MANAGER))  # the same owner: nothing new
+    assert (event.owner_id, event.previous_id) == (alex.id, None)
+    assert "owner" not in vars(event) and "sam" not in str(vars(event)).lower()
+    assert initiative.owner_id == alex.id
+    initiative.assign_owner(alex, meta(MANAGER))  # the same owner: nothing new
     assert pending(initiative) == 0
-    initiative.assign_owner("owner:sam", meta(MANAGER))
+    initiative.assign_owner(sam, meta(MANAGER))
     event = _only_event(initiative, "OwnerAssigned")
-    assert (event.owner, event.previous) == ("owner:sam", OWNER)
+    assert (event.owner_id, event.previous_id) == (sam.id, alex.id)
 
 
-def test_owner_text_limits() -> None:
-    initiative = new_initiative(owner=None)
-    for bad in ("", "  ", "o" * (NAME_MAX + 1)):
-        rejects(InvalidInput, "owner", lambda b=bad: initiative.assign_owner(b, meta()), initiative)
-    initiative.assign_owner("o" * NAME_MAX, meta())
-    assert initiative.owner == "o" * NAME_MAX
+def test_an_owner_of_another_programme_or_erased_is_refused() -> None:
+    programme = new_programme()
+    initiative = new_initiative(programme, owner=None)
+    stranger = new_owner(new_programme("Elsewhere"), OWNER)
+    rejects(InvalidInput, "owner", lambda: initiative.assign_owner(stranger, meta()), initiative)
+    gone = new_owner(programme, OWNER)
+    gone.erase(meta())
+    rejects(WrongPhase, "owner", lambda: initiative.assign_owner(gone, meta()), initiative)
 
 
 @pytest.mark.parametrize("stage", CLOSED_STAGES)
 def test_no_owner_change_once_dropped_or_evaluated(stage: Stage) -> None:
-    initiative = new_initiative(stage=stage)
-    rejects(WrongPhase, "stage", lambda: initiative.assign_owner("someone", meta()), initiative)
+    programme = new_programme()
+    initiative = new_initiative(programme, stage=stage)
+    someone = new_owner(programme, "someone")
+    rejects(WrongPhase, "stage", lambda: initiative.assign_owner(someone, meta()), initiative)
 
 
 # ----- stages ----------------------------------------------------------------
@@ -318,11 +326,12 @@ def test_other_moves_take_an_optional_reason_within_limits() -> None:
 
 
 def test_an_owner_is_needed_before_delivery() -> None:
-    initiative = new_initiative(stage=Stage.APPROVED, owner=None)
+    programme = new_programme()
+    initiative = new_initiative(programme, stage=Stage.APPROVED, owner=None)
     rejects(
         InvalidInput, "owner", lambda: initiative.move(Stage.IN_DELIVERY, "", meta()), initiative
     )
-    initiative.assign_owner(OWNER, meta())
+    initiative.assign_owner(new_owner(programme, OWNER), meta())
     initiative.move(Stage.IN_DELIVERY, "", meta())
     assert initiative.stage == Stage.IN_DELIVERY
 
@@ -589,7 +598,8 @@ def test_a_reminder_is_part_of_the_trail() -> None:
     initiative.record_reminder("overdue", "Book the venue", act)
     event = _only_event(initiative, "ReminderSent")
     assert event.meta == act
-    assert (event.kind, event.about, event.owner) == ("overdue", "Book the venue", OWNER)
+    assert (event.kind, event.about) == ("overdue", "Book the venue")
+    assert event.owner_id == initiative.owner_id is not None
 
 
 # ----- benefits --------------------------------------------------------------
@@ -764,7 +774,8 @@ def test_an_initiatives_whole_trail_replays_and_round_trips_a_store() -> None:
 
     initiative = _adopt(programme, meta=act())  # the Adopted event still pending
     milestone = uuid4()
-    initiative.assign_owner(OWNER, act())
+    owner = new_owner(programme, OWNER)
+    initiative.assign_owner(owner, act())
     initiative.move(Stage.APPROVED, "", act())
     initiative.plan_milestone(milestone, "Invite", T0 + timedelta(days=7), act())
     initiative.move(Stage.IN_DELIVERY, "", act())
@@ -789,7 +800,7 @@ def test_an_initiatives_whole_trail_replays_and_round_trips_a_store() -> None:
     for copy in (replay(events), store.repository.get(initiative.id)):
         assert copy.version == initiative.version
         assert copy.stage == Stage.EVALUATED
-        assert copy.owner == OWNER
+        assert copy.owner_id == owner.id
         assert copy.regions == ["London", "South West"]
         assert copy.milestones[milestone].completed_at is not None
         assert copy.milestones[milestone].flagged_overdue_for == T0 + timedelta(days=14)

@@ -114,6 +114,27 @@ def test_a_manager_tracks_an_initiative_and_writes_the_report(
         assert ElementTree.parse(out / chart).getroot().tag.endswith("svg")
 
 
+def test_an_owner_is_erased_by_the_text_assigned_or_by_id(manager: Manager) -> None:
+    initiative = _initiative(manager, "Erasure 2010")
+    manager("initiative", "owner", initiative, "Jane Owner <jane.owner@example.org>")
+    shown = manager("initiative", "show", initiative)
+    assert "owner Jane Owner (id " in shown and "Owner: Jane Owner" in shown
+    erased = manager("programme", "erase-owner", "Erasure 2010", "jane.owner@EXAMPLE.org")
+    assert "owner erased" in erased and "Jane" not in erased
+    shown = manager("initiative", "show", initiative)
+    assert "owner erased owner (id " in shown and "Owner: erased owner" in shown
+    assert "Jane" not in shown
+    assert "erased owner" in manager("initiative", "list", "--programme", "Erasure 2010")
+
+    # A second owner, erased by the id `show` prints.
+    manager("initiative", "owner", initiative, "Sam Smith")
+    shown = manager("initiative", "show", initiative)
+    owner_id = shown.split("owner Sam Smith (id ")[1].split(")")[0]
+    assert "Owner: Sam Smith (was erased owner)" in shown
+    manager("programme", "erase-owner", "Erasure 2010", owner_id)
+    assert "Sam Smith" not in manager("initiative", "show", initiative)
+
+
 BAD = [
     (["programme", "create", "--name", "X", "--sponsor", "S"], "region"),
     (["programme", "create", "--name", " ", "--sponsor", "S", "--region", "Devon"], "name"),
@@ -193,6 +214,12 @@ BAD = [
     (["initiative", "complete", "{i}", str(uuid4())], "milestone"),
     (["initiative", "show", str(uuid4())], "no initiative"),
     (["programme", "report", "--programme", "No such"], "no programme"),
+    (["programme", "erase-owner", "{p}", "Nobody"], "owner: no such owner"),
+    (["programme", "erase-owner", "{p}", str(uuid4())], "owner_id: no such owner"),
+    (["programme", "erase-owner", "No such", "Ann"], "owner: no such owner"),
+    (["programme", "erase-owner", "{p}", " "], "owner"),
+    (["programme", "erase-owner", "{p}", "o" * 81], "owner: owner must be at most"),
+    (["programme", "erase-owner", "{p}"], "Missing argument 'owner'"),
 ]
 
 

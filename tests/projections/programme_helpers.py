@@ -466,14 +466,17 @@ def cornwall_day(d: Day) -> Result:
     return d.declare()
 
 
-def south_west(app: Workshops) -> Story:
-    """The whole story, in the order things happened (see the module's docstring)."""
+def south_west(app: Workshops, i1_owner: str = "Jo Bloggs") -> Story:
+    """The whole story, in the order things happened (see the module's docstring).
+
+    `i1_owner` is the text the manager types for the first initiative's owner.
+    """
     sw = Manager(app, "South West ICT", ["Devon", "Cornwall", "Somerset"], day(2010, 6, 1))
     ne = Manager(app, "North East digital", ["Northumberland", "Durham"], day(2010, 6, 1, 10))
     devon, devon_result = devon_day(sw)
 
     (i1,) = sw.adopt(devon, day(2010, 7, 5))
-    sw.owner(i1, "Jo Bloggs", day(2010, 7, 6))
+    sw.owner(i1, i1_owner, day(2010, 7, 6))
     sw.move(i1, Stage.APPROVED, day(2010, 7, 7))
     m1 = sw.plan(i1, "Book the venue", day(2010, 8, 1), day(2010, 7, 7, 10))
     m2 = sw.plan(i1, "Hold the CEO workshop", day(2010, 9, 30), day(2010, 7, 7, 11))

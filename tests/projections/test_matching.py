@@ -37,6 +37,8 @@ from .programme_helpers import (
 # they only advance its position.
 IGNORED = {
     "Participant.Erased",  # no names are kept here to erase
+    "Owner.Registered",  # initiative owners are not matched
+    "Owner.Erased",
     "Idea.LinkedToEarlier",  # matching finds candidates; the link itself is on the trail
     "Programme.Launched",
     "Programme.InitiativeRegistered",

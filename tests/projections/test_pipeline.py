@@ -24,6 +24,7 @@ from services.persistence import postgres_env
 
 from .programme_helpers import (
     WAIT,
+    Manager,
     Story,
     application,
     check_handled_or_ignored,
@@ -35,7 +36,7 @@ from .programme_helpers import (
 
 # Events the pipeline does not show: they only advance its position.
 IGNORED = {
-    "Participant.Erased",  # no names are kept here to erase
+    "Participant.Erased",  # no participant names are kept here to erase
     "Workshop.PhaseOpened",
     "Workshop.CriteriaAdopted",
     "Workshop.PhaseClosed",
@@ -433,3 +434,27 @@ def test_the_same_event_twice_changes_nothing(fresh_database_url: str) -> None:
         assert view.trail(story.initiatives["I1"]) == trail_before
     finally:
         view.close()
+
+
+@pytest.mark.integration
+def test_owners_are_named_in_one_row_and_resolved_when_read(fresh_database_url: str) -> None:
+    """Trail lines keep owner ids; the names are filled in from `pipeline_owners` on reading."""
+    with application(fresh_database_url) as app:
+        sw = Manager(app, "Owners 2010", ["Devon"], day(2010, 6, 1))
+        i = sw.add("Shared desk", "Devon", "Board", day(2010, 6, 2))
+        sw.owner(i, "Ann {Carew} <ann@example.org>", day(2010, 6, 3))
+        sw.remind(i, "stale", "no {report} yet", day(2010, 6, 4))
+        sw.owner(i, "Bob", day(2010, 6, 5))
+        with runner_of(fresh_database_url, PipelineProjection, PipelineView) as runner:
+            runner.wait(app.max_position(), timeout=WAIT)
+            view = runner.view
+            row = view.initiative(i)
+            lines = [e.text for e in view.trail(i) if e.kind != TrailKind.ADOPTED]
+            owners = dump_tables(fresh_database_url, ["pipeline_owners"])["pipeline_owners"]
+    assert row is not None and row.owner == "Bob" and row.owner_id is not None
+    assert lines == [
+        "Owner: Ann {Carew}",
+        "Reminder (stale) sent to Ann {Carew}: no {report} yet",
+        "Owner: Bob (was Ann {Carew})",
+    ]
+    assert sorted(r[2] for r in owners) == ["Ann {Carew}", "Bob"]  # the only copies

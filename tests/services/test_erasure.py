@@ -114,4 +114,3 @@ def test_erasing_bad_input_exits_2_and_records_nothing(
         assert app.max_position() == position
     finally:
         app.close()
-

@@ -14,11 +14,21 @@ from uuid import UUID, uuid4
 import pytest
 from aiosmtpd.controller import Controller
 
+from domain.meta import Meta
+from domain.owner import register
 from services.embedded import free_port
-from services.notifications import FanOutNotifier, LogNotifier, SmtpNotifier, owner_address
-from workflows.notifier import Notice
+from services.notifications import FanOutNotifier, LogNotifier, SmtpNotifier
+from workflows.notifier import Notice, Recipient
 
 AT = datetime(2010, 9, 14, 9, 0, tzinfo=UTC)
+OWNER_ID = UUID(int=7)
+META = Meta(actor="manager", at=AT, correlation_id=UUID(int=1), causation_id=UUID(int=2))
+
+
+def recipient(owner: str) -> Recipient:
+    """The owner as the notify activity hands it over (see DeliveryActivities.notify)."""
+    person = register(UUID(int=3), owner, META)
+    return Recipient(name=person.name, address=person.address)
 
 
 def notice(owner: str | None = "Ann Owner <ann@example.org>", **changes: Any) -> Notice:
@@ -26,11 +36,12 @@ def notice(owner: str | None = "Ann Owner <ann@example.org>", **changes: Any) ->
         "kind": "milestone-reminder",
         "initiative_id": UUID(int=42),
         "title": "Regional workshop for chief executives",
-        "owner": owner,
+        "owner_id": OWNER_ID if owner is not None else None,
         "subject": "Reminder: 'Venue booked' is due on 17 September 2010",
         "body": "The milestone 'Venue booked' falls due on 17 September 2010.",
         "at": AT,
         "notice_id": uuid4(),
+        "recipient": recipient(owner) if owner is not None else None,
     }
     fields.update(changes)
     return Notice(**fields)
@@ -87,15 +98,18 @@ def test_smtp_falls_back_when_the_owner_has_no_address(
     office = SmtpNotifier("127.0.0.1", port, "quickwins@example.org", "pmo@example.org")
     office.send(notice(owner="Bob from the council"))
     office.send(notice(owner=None, kind="stale", subject="Stale: no progress report"))
-    assert [r for r, _ in received.messages] == [["pmo@example.org"], ["pmo@example.org"]]
+    # An erased owner: the notify activity hands over the marker and no address.
+    office.send(notice(recipient=Recipient(name="erased owner", address=None)))
+    assert [r for r, _ in received.messages] == [["pmo@example.org"]] * 3
     assert received.messages[1][1]["Subject"] == "Stale: no progress report"
 
     # With nowhere to send it, the notice is logged and dropped.
     nobody = SmtpNotifier("127.0.0.1", port, "quickwins@example.org")
     with caplog.at_level(logging.WARNING, logger="services.notifications"):
         nobody.send(notice(owner="Bob"))
-    assert len(received.messages) == 2
+    assert len(received.messages) == 3
     assert "no address for milestone-reminder notice" in caplog.text
+    assert f"owner {OWNER_ID}" in caplog.text and "Bob" not in caplog.text
 
 
 def test_smtp_raises_when_the_server_is_down() -> None:
@@ -118,7 +132,7 @@ def test_smtp_raises_when_the_server_is_down() -> None:
     ],
 )
 def test_owner_addresses(owner: str | None, address: str | None) -> None:
-    assert owner_address(owner) == address
+    assert (recipient(owner).address if owner else None) == address
 
 
 def test_log_notifier_logs_each_notice(caplog: pytest.LogCaptureFixture) -> None:
@@ -130,10 +144,13 @@ def test_log_notifier_logs_each_notice(caplog: pytest.LogCaptureFixture) -> None
     assert first.levelno == logging.INFO
     assert first.getMessage() == (
         f"milestone-overdue notice for initiative {UUID(int=42)} "
-        "(Regional workshop for chief executives) to Ann Owner <ann@example.org>: "
+        f"(Regional workshop for chief executives) to owner {OWNER_ID}: "
         "Overdue: 'Venue booked'"
     )
     assert first.notice["notice_id"] == str(sent.notice_id)  # type: ignore[attr-defined]
+    # The owner by id only: the recipient is never dumped into a log record.
+    assert "recipient" not in first.notice  # type: ignore[attr-defined]
+    assert "Ann" not in first.getMessage() and "Ann" not in str(first.notice)  # type: ignore[attr-defined]
     assert "to no owner" in second.getMessage()
 
 
