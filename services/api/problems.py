@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain import errors
@@ -87,6 +88,15 @@ def install(app: FastAPI) -> None:
         return problem(
             422, "Invalid input", f"{field}: {first.get('msg', '')}", field, errors=errors_list
         )
+
+    @app.exception_handler(ValidationError)
+    async def invalid_value(request: Request, error: ValidationError) -> JSONResponse:
+        # A value object built from the command refused it (e.g. programme terms).
+        found = error.errors()
+        field = _field(found[0]["loc"]) if found else "request"
+        message = found[0]["msg"] if found else "invalid value"
+        errors_list = [{"field": _field(e["loc"]), "message": e["msg"]} for e in found]
+        return problem(422, "Invalid input", f"{field}: {message}", field, errors=errors_list)
 
     @app.exception_handler(errors.DomainError)
     async def broken_rule(request: Request, error: errors.DomainError) -> JSONResponse:
