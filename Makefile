@@ -5,7 +5,11 @@ PYTHON := $(VENV)/bin/python
 # so `make` reinstalls only when pyproject.toml changes.
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test lint clean
+# Browser tests use Debian's Chromium and axe-core from the npm registry.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+AXE    := node_modules/axe-core/axe.min.js
+
+.PHONY: venv demo test lint clean browser
 
 venv: $(STAMP)
 
@@ -18,13 +22,18 @@ $(STAMP): pyproject.toml
 demo: venv
 	$(VENV)/bin/quickwins demo
 
-test: venv
+test: venv browser
 	$(PYTHON) -m pytest -q
 	$(MAKE) --no-print-directory lint
+
+browser:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; }
+	@test -f $(AXE) || npm install --no-save --no-audit --no-fund axe-core@4
 
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

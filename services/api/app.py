@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from ..bootstrap import Stack
 from ..feed import EventFeed
 from . import (
+    feed_routes,
     openapi,
     problems,
     routes_admin,
@@ -19,6 +20,7 @@ from . import (
     routes_participants,
     routes_programmes,
     routes_workshops,
+    webhook_routes,
 )
 from .context import open_context
 from .idempotency import IdempotencyMiddleware
@@ -41,8 +43,9 @@ Events), and at webhooks you register.
 PROJECTOR_POLL_SECONDS = 10.0
 
 
-def create_api(stack: Stack, *, projector: bool = False) -> FastAPI:
-    """The API over `stack`; with `projector`, this process also keeps the read models."""
+def create_api(stack: Stack, *, projector: bool = False, pages: bool = True) -> FastAPI:
+    """The API (and the web pages) over `stack`; with `projector`, this process also
+    keeps the read models."""
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -72,13 +75,14 @@ def create_api(stack: Stack, *, projector: bool = False) -> FastAPI:
         routes_agenda,
         routes_programmes,
         routes_audit,
+        feed_routes,
+        webhook_routes,
     ):
         api.include_router(module.router)
-    import importlib  # TEMPORARY while the feed and webhook routes are written
+    if pages:
+        from ..web.pages import install_pages
 
-    for name in ("feed_routes", "webhook_routes"):
-        with suppress(ModuleNotFoundError):
-            api.include_router(importlib.import_module(f"services.api.{name}").router)
+        install_pages(api)
     return api
 
 

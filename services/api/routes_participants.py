@@ -15,7 +15,7 @@ from domain.meta import Meta
 from domain.workshop import Workshop, workshop_id
 
 from .auth import TakePart, participant_of
-from .context import Correlation, Ctx, meta_for, run
+from .context import ApiContext, Correlation, Ctx, meta_for, run
 from .models import (
     BallotChoices,
     Created,
@@ -37,6 +37,11 @@ WorkshopId = Annotated[UUID, Path(description="the workshop's id")]
 @router.post("/join", status_code=201, response_model=Joined)
 async def join(body: JoinRequest, ctx: Ctx, corr: Correlation) -> Joined:
     """Join a workshop with its code and a display name; no token needed. Returns your token."""
+    return await join_workshop(ctx, body, corr)
+
+
+async def join_workshop(ctx: ApiContext, body: JoinRequest, corr: UUID) -> Joined:
+    """Record the participant and issue their token (the API and the join page both do this)."""
     workshop: Workshop = await run(ctx.app.load, Workshop, workshop_id(body.code.strip()), "code")
     key = secrets.token_hex(16)  # this person's join key: random, so no name is in the id
     meta = Meta(

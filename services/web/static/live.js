@@ -1,0 +1,87 @@
+// Live pages without reloads: the page's live channel says "changed", and every
+// element with data-refresh="URL" fetches its fresh HTML from that URL. Countdowns
+// tick each second and are announced to screen readers politely, once a minute
+// and in the last 30 and 10 seconds.
+(function () {
+  "use strict";
+  var statusText = { open: "Live", retry: "Reconnecting…" };
+  var pending = false;
+
+  function refreshAll() {
+    pending = false;
+    document.querySelectorAll("[data-refresh]").forEach(function (el) {
+      var active = document.activeElement;
+      if (active && el.contains(active) && /INPUT|TEXTAREA|SELECT/.test(active.tagName)) {
+        el.dataset.stale = "1"; // do not replace what someone is typing in
+        return;
+      }
+      fetch(el.dataset.refresh, { headers: { "X-Fragment": "1" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html !== null) { el.innerHTML = html; el.dataset.stale = ""; startCountdowns(el); }
+          document.dispatchEvent(new CustomEvent("qw:refreshed", { detail: el }));
+        })
+        .catch(function () {});
+    });
+  }
+
+  function schedule() {
+    if (!pending) { pending = true; setTimeout(refreshAll, 150); }
+  }
+
+  function connect() {
+    var source = document.body.dataset.live;
+    if (!source || !window.EventSource) return;
+    var status = document.querySelector("[data-live-status]");
+    var es = new EventSource(source);
+    es.addEventListener("open", function () { if (status) status.textContent = statusText.open; });
+    es.addEventListener("changed", schedule);
+    es.addEventListener("error", function () { if (status) status.textContent = statusText.retry; });
+  }
+
+  function format(seconds) {
+    var s = Math.max(0, Math.round(seconds));
+    var m = Math.floor(s / 60);
+    return m + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  function spoken(seconds) {
+    var s = Math.max(0, Math.round(seconds));
+    if (s >= 60) { var m = Math.round(s / 60); return m + (m === 1 ? " minute left" : " minutes left"); }
+    return s + " seconds left";
+  }
+
+  function startCountdowns(root) {
+    (root || document).querySelectorAll("[data-countdown-end]").forEach(function (el) {
+      if (el.dataset.ticking) return;
+      el.dataset.ticking = "1";
+      var end = Date.parse(el.dataset.countdownEnd);
+      var scale = parseFloat(el.dataset.countdownScale || "1");
+      var shown = el.querySelector("[data-countdown-text]") || el;
+      var announcer = el.querySelector("[data-countdown-announce]");
+      var lastSaid = null;
+      function tick() {
+        if (!document.body.contains(el)) return;
+        var left = (end - Date.now()) / 1000 * scale;
+        shown.textContent = format(left);
+        var s = Math.max(0, Math.round(left));
+        var say = (s % 60 === 0 || s === 30 || s === 10) ? spoken(s) : null;
+        if (announcer && say && say !== lastSaid) { announcer.textContent = say; lastSaid = say; }
+        if (left > 0) setTimeout(tick, 1000);
+      }
+      tick();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var status = document.querySelector("[data-live-status]");
+    if (status && status.dataset) { statusText.open = status.dataset.open || statusText.open; }
+    startCountdowns(document);
+    connect();
+    document.addEventListener("focusout", function (e) {
+      var stale = e.target.closest && e.target.closest("[data-refresh][data-stale='1']");
+      if (stale) setTimeout(schedule, 0);
+    });
+  });
+  window.quickwins = { refresh: schedule, startCountdowns: startCountdowns };
+})();
