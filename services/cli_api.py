@@ -102,7 +102,10 @@ async def _announce_admin(api: Any, server: Any) -> None:
         await asyncio.sleep(0.05)
     from .api.tokens import Role
 
-    token, _ = await asyncio.to_thread(api.state.tokens.issue, Role.ADMIN, "quickwins up")
+    # The administrator of a local stack may point webhooks at loopback (their own receivers).
+    token, _ = await asyncio.to_thread(
+        lambda: api.state.tokens.issue(Role.ADMIN, "quickwins up", allow_private_webhooks=True)
+    )
     console.print(f"admin token  {token}")
     console.print("             (shown once; issue more with POST /tokens)")
 

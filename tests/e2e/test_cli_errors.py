@@ -33,6 +33,11 @@ participants: [{name: P, group: A}]
         (["demo", "--no-such-option"], "no-such-option"),
         (["no-such-command"], "no-such-command"),
         (["projector", "--poll", "0"], "poll"),
+        (["serve", "--port", "0"], "port"),
+        (["serve", "--host", "example.org"], "--host"),
+        (["up", "--port", "70000"], "port"),
+        (["token", "issue", "participant"], "role"),
+        (["token", "issue", "auditor", "--workshop", "nope"], "--workshop"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_records_nothing(
