@@ -39,7 +39,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.projection import BaseProjectionRunner, Projection
+from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment, get_topic
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -48,6 +48,7 @@ from domain.initiative import Initiative
 from workflows.delivery import InitiativeDelivery, delivery_workflow_id
 
 from .app import Workshops
+from .log_follower import LogFollower
 from .persistence import postgres_env, schema_lock
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class TemporalSignaller:
         return True
 
 
-class DeliveryRelay:
+class DeliveryRelay(LogFollower[DeliveryRelayTracking]):
     """Follows the log in a thread of its own and signals delivery workflows.
 
     Use as a context manager, or call `start()` and `stop()`. Pass a Temporal
@@ -168,41 +169,36 @@ class DeliveryRelay:
     ) -> None:
         if (client is None) == (signaller is None):
             raise ValueError("give a Temporal client or a signaller (one of them)")
-        self.database_url = database_url
-        self.env: Mapping[str, str] = postgres_env(database_url)
-        self.poll_seconds = poll_seconds
-        self.retry_seconds = retry_seconds
         self._loop: EventLoopThread | None = None
         if signaller is None:
             assert client is not None
             self._loop = EventLoopThread()
             signaller = TemporalSignaller(client, self._loop, signal_timeout)
         self.signaller = signaller
+        env = postgres_env(database_url)
         with schema_lock(database_url):
-            self.view = relay_tracking(self.env)
+            view = relay_tracking(env)
+        super().__init__(
+            "delivery-relay",
+            database_url,
+            view,
+            env,
+            poll_seconds=poll_seconds,
+            retry_seconds=retry_seconds,
+        )
         self.signalled = 0  # signals delivered
         self.missing = 0  # signals for workflows that did not exist
-        self.failures = 0  # runner restarts after an error
-        self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._runner: BaseProjectionRunner[Workshops] | None = None
-        self._thread = threading.Thread(target=self._follow, name="delivery-relay", daemon=True)
 
     # ----- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
         if self._loop is not None:
             self._loop.start()
-        self._thread.start()
+        self._start_following()
 
     def stop(self) -> None:
         """Stop following (the event in flight finishes first) and close everything."""
-        self._stopping.set()
-        with self._lock:
-            if self._runner is not None:
-                self._runner.stop()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        self._stop_following(timeout=10)
         if self._loop is not None:
             self._loop.stop()
         self.view.close()
@@ -240,35 +236,8 @@ class DeliveryRelay:
                 self.missing += 1
         return delivered
 
-    def _new_runner(self) -> BaseProjectionRunner[Workshops]:
-        projection = DeliveryRelayProjection(self.view, self._signal)
-        # Processes starting together must not race to create the same tables.
-        with schema_lock(self.database_url):
-            return BaseProjectionRunner[Workshops](
-                projection=projection,
-                application_class=Workshops,
-                tracking_recorder=self.view,
-                topics=projection.topics,
-                env=self.env,
-            )
-
-    def _follow(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                runner = self._new_runner()
-                with self._lock:
-                    self._runner = runner
-                if self._stopping.is_set():
-                    runner.stop()
-                with runner:
-                    runner.run_forever(timeout=self.poll_seconds)
-            except Exception:
-                self.failures += 1
-                log.exception("the delivery relay failed; restarting from its tracked position")
-                self._stopping.wait(self.retry_seconds)
-            finally:
-                with self._lock:
-                    self._runner = None
+    def projection(self) -> DeliveryRelayProjection:
+        return DeliveryRelayProjection(self.view, self._signal)
 
 
 def relay_tracking(env: Mapping[str, str]) -> DeliveryRelayTracking:

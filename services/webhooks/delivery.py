@@ -36,11 +36,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.projection import BaseProjectionRunner, Projection
+from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
 
 from ..app import Workshops
 from ..feed import CloudEvent, EventFeed, FeedFilter
+from ..log_follower import LogFollower
 from ..persistence import postgres_env, schema_lock
 from . import signing
 from .ssrf import Resolver, Target, UnsafeURL, check_url
@@ -233,7 +234,7 @@ class Sender:
 # ----- both, in one process ---------------------------------------------------------------
 
 
-class WebhookDelivery:
+class WebhookDelivery(LogFollower[WebhookTracking]):
     """Follows the log into the outbox and sends the outbox, each in a thread of its own.
 
     Use as a context manager, or call `start()` and `stop()`; `stop()` lets
@@ -254,12 +255,16 @@ class WebhookDelivery:
         resolve: Resolver | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.database_url = database_url
-        self.poll_seconds = poll_seconds
+        super().__init__(
+            "webhook-follow",
+            database_url,
+            webhook_tracking(database_url),
+            lean_env(database_url),
+            poll_seconds=poll_seconds,
+            retry_seconds=retry_seconds,
+        )
         self.send_interval = send_interval
-        self.retry_seconds = retry_seconds
         self.store = WebhookStore(database_url, max_size=min(workers, 4) + 1)
-        self.view = webhook_tracking(database_url)
         with schema_lock(database_url):
             # The feed's own look-ups (where an aggregate belongs) go through this app.
             self.app = Workshops(env=lean_env(database_url))
@@ -275,33 +280,22 @@ class WebhookDelivery:
         )
         self.enqueued = 0
         self.sent = 0
-        self.failures = 0  # restarts of either half after an error
         self._closed = False
         self._final_position: int | None = None
-        self._stopping = threading.Event()
         self._wake = threading.Event()
-        self._lock = threading.Lock()
-        self._runner: BaseProjectionRunner[Workshops] | None = None
-        self._threads = (
-            threading.Thread(target=self._follow, name="webhook-follow", daemon=True),
-            threading.Thread(target=self._send, name="webhook-send", daemon=True),
-        )
+        self._sender = threading.Thread(target=self._send, name="webhook-send", daemon=True)
 
     # ----- lifecycle -----
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._start_following()
+        self._sender.start()
 
     def stop(self) -> None:
-        self._stopping.set()
         self._wake.set()
-        with self._lock:
-            if self._runner is not None:
-                self._runner.stop()
-        for thread in self._threads:
-            if thread.is_alive():
-                thread.join(timeout=30)
+        self._stop_following(timeout=30)
+        if self._sender.is_alive():
+            self._sender.join(timeout=30)
         self.sender.close()
         self._final_position = self.position()  # readable after the pools are closed
         self._closed = True
@@ -348,34 +342,8 @@ class WebhookDelivery:
         if added:
             self._wake.set()  # the sender need not wait for its next poll
 
-    def _new_runner(self) -> BaseProjectionRunner[Workshops]:
-        projection = WebhookProjection(self.view, self.feed, self._on_enqueued)
-        with schema_lock(self.database_url):
-            return BaseProjectionRunner[Workshops](
-                projection=projection,
-                application_class=Workshops,
-                tracking_recorder=self.view,
-                topics=projection.topics,
-                env=lean_env(self.database_url),
-            )
-
-    def _follow(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                runner = self._new_runner()
-                with self._lock:
-                    self._runner = runner
-                if self._stopping.is_set():
-                    runner.stop()
-                with runner:
-                    runner.run_forever(timeout=self.poll_seconds)
-            except Exception:
-                self.failures += 1
-                log.exception("the webhook follower failed; restarting from its tracked position")
-                self._stopping.wait(self.retry_seconds)
-            finally:
-                with self._lock:
-                    self._runner = None
+    def projection(self) -> WebhookProjection:
+        return WebhookProjection(self.view, self.feed, self._on_enqueued)
 
     # ----- the sender thread -----
 
