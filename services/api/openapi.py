@@ -42,6 +42,75 @@ ERRORS = {
     "503": "A server this needs (Temporal) is not configured",
 }
 _REF = {"$ref": "#/components/schemas/Problem"}
+_ID = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+_OTHER = "6fa459ea-ee8a-3ca4-894e-db77e160355e"
+
+# One example per request body that does not carry its own (the domain's command
+# models stay free of documentation concerns).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "ScheduleWorkshop": {
+        "code": "SW-2010-07",
+        "title": "South West housing strategy day",
+        "region": "South West",
+        "venue": "Exeter",
+        "starts_at": "2010-07-02T09:30:00+01:00",
+        "agenda": {
+            "phases": [
+                {"kind": "briefing", "minutes": 15},
+                {"kind": "brainstorm", "minutes": 30},
+                {"kind": "grouping", "minutes": 20},
+                {"kind": "signup", "minutes": 45},
+                {"kind": "discussion", "minutes": 40},
+                {"kind": "pitches", "minutes": 20},
+                {"kind": "vote", "minutes": 10},
+                {"kind": "closed", "minutes": 0},
+            ]
+        },
+        "voting": {"method": "approval"},
+    },
+    "LaunchProgramme": {
+        "name": "Regional housing quick wins 2010",
+        "sponsor": "Housing directors' network",
+        "regions": ["South West", "Wales", "North West"],
+    },
+    "TokenRequest": {"role": "facilitator", "name": "South West facilitator", "workshops": [_ID]},
+    "SignUp": {"key_area_id": _ID},
+    "ProjectRevision": {
+        "title": "Tenant front door",
+        "summary": "One number for every housing question",
+        "idea_ids": [_ID],
+        "co_proposer_ids": [],
+    },
+    "Briefing": {"text": "Today we look for quick wins our teams can deliver in 90 days."},
+    "KeyAreaName": {"name": "Customer access"},
+    "KeyAreaMerge": {"into": _OTHER},
+    "Capacity": {"capacity": 8},
+    "Grouping": {"key_area_id": _ID},
+    "IdeaMerge": {"target_id": _OTHER},
+    "EarlierLink": {"earlier_id": _OTHER},
+    "PitchSlot": {"project_id": _ID},
+    "AgendaStart": {"time_scale": 1.0},
+    "Extension": {"minutes": 5},
+    "Criteria": {
+        "criteria": [
+            {"name": "quick to implement", "weight": 2.0},
+            {"name": "low cost", "weight": 1.0},
+        ]
+    },
+    "MilestoneMove": {"due": "2010-10-01T00:00:00Z", "reason": "the contractor starts later"},
+    "FollowUp": {"workshop_id": _ID},
+    "Region": {"region": "Wales"},
+    "Result": {
+        "method": "approval",
+        "counted_up_to": 412,
+        "ballots_counted": 30,
+        "ballots_ignored": 0,
+        "digest": "9f2c…",
+        "totals": [],
+        "ranking": [],
+        "winners": [],
+    },
+}
 
 
 def install(api: FastAPI) -> None:
@@ -61,6 +130,9 @@ def _document(api: FastAPI) -> dict[str, Any]:
     schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas["FieldError"] = FieldError.model_json_schema()
     schemas["Problem"].pop("$defs", None)
+    for name, example in EXAMPLES.items():
+        if name in schemas and not schemas[name].get("examples"):
+            schemas[name]["examples"] = [example]
     schemas.pop("HTTPValidationError", None)
     schemas.pop("ValidationError", None)
     for path in document.get("paths", {}).values():
