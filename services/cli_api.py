@@ -112,6 +112,7 @@ async def _announce_admin(api: Any, server: Any) -> None:
 
 def _print_urls(stack: Stack, host: str, port: int) -> None:
     base = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+    console.print(f"pages        {base}/ui   (participants join at {base}/ui/join)")
     console.print(f"API          {base}")
     console.print(f"OpenAPI      {base}/docs")
     console.print(f"events       {base}/events   live: {base}/events/stream")
