@@ -427,7 +427,7 @@ def decision_record(app: Workshops, ref: str | UUID) -> DecisionRecord:
         region=final.region,
         venue=final.venue,
         starts_at=final.starts_at,
-        agenda=_agenda(final, events),
+        agenda=agenda_as_it_ran(final, events),
         eligible=eligible,
         counts={
             "participants": final.participants,
@@ -455,7 +455,7 @@ def decision_record(app: Workshops, ref: str | UUID) -> DecisionRecord:
     )
 
 
-def _agenda(board: Board, events: list[PositionedEvent]) -> list[AgendaItem]:
+def agenda_as_it_ran(board: Board, events: list[PositionedEvent]) -> list[AgendaItem]:
     rows: list[dict[str, Any]] = []
     start = board.starts_at
     for index, phase in enumerate(board.agenda.phases):

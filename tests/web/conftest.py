@@ -50,7 +50,7 @@ class Site:
         return self.api.state.tokens  # type: ignore[no-any-return]
 
     def token(self, role: Role, **scope: Any) -> str:
-        frozen = {
+        frozen: dict[str, Any] = {
             k: frozenset(v) if isinstance(v, list | set | tuple) else v for k, v in scope.items()
         }
         token, _ = self.tokens.issue(role, f"browser {role.value}", **frozen)

@@ -15,9 +15,13 @@
         el.dataset.stale = "1"; // do not replace what someone is typing in
         return;
       }
+      // Only the newest answer may replace the part: an older one can arrive late.
+      var ticket = String((parseInt(el.dataset.ticket || "0", 10) || 0) + 1);
+      el.dataset.ticket = ticket;
       fetch(el.dataset.refresh, { headers: { "X-Fragment": "1" }, credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
+          if (el.dataset.ticket !== ticket) return;
           if (html !== null) { el.innerHTML = html; el.dataset.stale = ""; startCountdowns(el); }
           document.dispatchEvent(new CustomEvent("qw:refreshed", { detail: el }));
         })
@@ -34,7 +38,10 @@
     if (!source || !window.EventSource) return;
     var status = document.querySelector("[data-live-status]");
     var es = new EventSource(source);
-    es.addEventListener("open", function () { if (status) status.textContent = statusText.open; });
+    es.addEventListener("open", function () {
+      if (status) status.textContent = statusText.open;
+      schedule(); // catch up on what was recorded before (re)connecting
+    });
     es.addEventListener("changed", schedule);
     es.addEventListener("error", function () { if (status) status.textContent = statusText.retry; });
   }
