@@ -177,14 +177,20 @@ def _stack(temporal: bool = True, **overrides: object) -> Stack:
 @cli.command()
 def worker() -> None:
     """Run a Temporal worker for agendas, campaigns and deliveries until interrupted."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .worker_process import build_all_workers
 
     async def run(stack: Stack) -> None:
-        async with build_all_workers(stack, await stack.temporal_client()):
-            err.print(
-                f"worker on task queue {stack.settings.task_queue!r} at {stack.temporal_address}"
-            )
-            await asyncio.Event().wait()  # until interrupted
+        # Our own pool, shut down and waited for on the way out: an activity thread
+        # still inside a driver call while the interpreter finalizes can crash it.
+        with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
+            async with build_all_workers(stack, await stack.temporal_client(), pool):
+                err.print(
+                    f"worker on task queue {stack.settings.task_queue!r} "
+                    f"at {stack.temporal_address}"
+                )
+                await asyncio.Event().wait()  # until interrupted
 
     with _stack() as stack:
         _until_interrupted(lambda: asyncio.run(run(stack)))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ipaddress
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 import typer
@@ -64,10 +65,12 @@ async def _up(stack: Stack, host: str, port: int) -> None:
     from .worker_process import build_all_workers
 
     client = await stack.temporal_client()
-    async with build_all_workers(stack, client):
-        with DeliveryRelay(stack.database_url, client, poll_seconds=5.0), _webhooks(stack):
-            _print_urls(stack, host, port)
-            await _serve(stack, host, port, projector=True, admin_token=True)
+    # Our own activity pool, waited for on the way out (see `quickwins worker`).
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
+        async with build_all_workers(stack, client, pool):
+            with DeliveryRelay(stack.database_url, client, poll_seconds=5.0), _webhooks(stack):
+                _print_urls(stack, host, port)
+                await _serve(stack, host, port, projector=True, admin_token=True)
 
 
 @contextlib.contextmanager

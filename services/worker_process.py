@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -13,7 +15,10 @@ from .bootstrap import Stack, build_notifier
 from .programmes import Programmes
 
 
-def build_all_workers(stack: Stack, client: Client) -> Worker:
+def build_all_workers(
+    stack: Stack, client: Client, activity_executor: ThreadPoolExecutor | None = None
+) -> Worker:
+    """Pass an `activity_executor` to shut its threads down yourself (and wait for them)."""
     programmes = Programmes(stack.app)
     delivery = DeliveryActivities(programmes, build_notifier(stack.settings))
     return build_campaign_worker(
@@ -23,4 +28,5 @@ def build_all_workers(stack: Stack, client: Client) -> Worker:
         stack.settings.task_queue,
         workflows=[InitiativeDelivery],
         activities=delivery.all(),
+        activity_executor=activity_executor,
     )

@@ -25,6 +25,8 @@ from .conftest import TokenFor, bearer
 from .test_workshop_api import _advance_to, _index_of, join, schedule
 
 PUBLIC = {("POST", "/join")}
+# Pages anyone may open: signing in, joining, signing out, and `/` leading there.
+PUBLIC_PAGES = {"/", "/ui/login", "/ui/join", "/ui/logout"}
 
 
 def _action(route: APIRoute) -> str | None:
@@ -51,12 +53,46 @@ def _api_routes(routes: list[Any]) -> list[APIRoute]:
     return found
 
 
+def _is_page(path: str) -> bool:
+    return path == "/" or path.startswith("/ui")
+
+
 def _routes(client: TestClient) -> list[tuple[str, str, str | None]]:
+    """The API's routes (pages are checked by `test_every_page_asks_who_is_there`)."""
     found = []
     for route in _api_routes(client.app.routes):  # type: ignore[attr-defined]
+        if _is_page(route.path):
+            continue
         for method in sorted(route.methods):
             found.append((method, route.path, _action(route)))
     return found
+
+
+def _signs_in(route: APIRoute) -> bool:
+    """The page depends on the session (page_permit_..., or current_caller)."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependency = pending.pop()
+        name = getattr(dependency.call, "__name__", "")
+        if name.startswith("page_permit_") or name == "current_caller":
+            return True
+        pending.extend(dependency.dependencies)
+    return False
+
+
+def test_every_page_asks_who_is_there(api_client: TestClient) -> None:
+    pages = [r for r in _api_routes(api_client.app.routes) if _is_page(r.path)]  # type: ignore[attr-defined]
+    assert len(pages) > 20
+    open_pages = [r.path for r in pages if not _signs_in(r)]
+    assert set(open_pages) <= PUBLIC_PAGES, open_pages
+    for route in pages:
+        if route.path in PUBLIC_PAGES:
+            continue
+        for method in route.methods:
+            answer = api_client.request(
+                method, _filled(route.path), follow_redirects=False, data={}
+            )
+            assert answer.status_code in (303, 403), (method, route.path, answer.status_code)
 
 
 def _filled(path: str) -> str:

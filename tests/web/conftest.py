@@ -110,7 +110,9 @@ def _worker(stack: Stack) -> Iterator[None]:
         worker.thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+# Per module: Playwright's sync API keeps an event loop running in the main thread
+# while it is open, and tests elsewhere call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     executable = shutil.which("chromium")
     if executable is None:
