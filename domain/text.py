@@ -22,4 +22,7 @@ def require_text(field: str, value: str, max_length: int, *, allow_empty: bool =
         raise InvalidInput(f"{field} must not be empty", field)
     if len(cleaned) > max_length:
         raise InvalidInput(f"{field} must be at most {max_length} characters", field)
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in cleaned):
+        # NUL and the other control characters cannot be stored or shown as text.
+        raise InvalidInput(f"{field} must not contain control characters", field)
     return cleaned

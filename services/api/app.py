@@ -66,6 +66,7 @@ def create_api(stack: Stack, *, projector: bool = False, pages: bool = True) -> 
 
     api = FastAPI(title="quickwins", version="1", description=DESCRIPTION, lifespan=lifespan)
     api.add_middleware(IdempotencyMiddleware)
+    api.add_middleware(problems.RefuseNul)  # added last: runs first
     problems.install(api)
     openapi.install(api)
     for module in (

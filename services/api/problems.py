@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
 
 from domain import errors
 
@@ -119,3 +121,18 @@ def install(app: FastAPI) -> None:
         return problem(
             error.status_code, title, str(error.detail), None, headers=dict(error.headers or {})
         )
+
+
+class RefuseNul(BaseHTTPMiddleware):
+    """NUL cannot be stored in PostgreSQL text: refuse it in the query or body up front,
+    so no handler (or streamed export) meets it half-way through."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if "%00" in request.url.query or "%00" in request.url.path:
+            return problem(422, "Invalid input", "the query contains a NUL character", "query")
+        if request.method in ("POST", "PUT", "PATCH"):
+            body = await request.body()
+            form = request.headers.get("content-type", "").startswith("application/x-www-form")
+            if b"\\u0000" in body or b"\x00" in body or (form and b"%00" in body):
+                return problem(422, "Invalid input", "the body contains a NUL character", "body")
+        return await call_next(request)

@@ -81,3 +81,19 @@ def _advance_to(client: TestClient, token: str, workshop: str, index: int) -> No
         client.post(f"/workshops/{workshop}/phases/{i}/close", headers=bearer(token))
         answer = client.post(f"/workshops/{workshop}/phases/{i + 1}/open", headers=bearer(token))
         assert answer.status_code == 200, answer.text
+
+
+def test_nul_characters_are_refused_before_anything_runs(
+    api_client: TestClient, token_for: TokenFor
+) -> None:
+    admin = bearer(token_for(Role.ADMIN))
+    for answer in (
+        api_client.get("/audit/trail", params={"q": "a\x00b"}, headers=admin),
+        api_client.post(
+            "/join",
+            content=b'{"code": "X\\u0000", "display_name": "S"}',
+            headers={"content-type": "application/json"},
+        ),
+    ):
+        assert answer.status_code == 422
+        assert answer.headers["content-type"].startswith(PROBLEM)

@@ -259,3 +259,17 @@ def test_linking_rules_record_nothing_when_broken() -> None:
     rejects(AlreadyExists, "earlier_id", link(second, later, first, earlier), second)
     advance_to(later, PhaseKind.SIGNUP)
     rejects(WrongPhase, "phase", link(second, later, first, earlier), second)
+
+
+def test_control_characters_are_refused_naming_the_field() -> None:
+    from domain.errors import InvalidInput
+    from domain.text import require_text
+
+    assert require_text("text", " a\tb\nc ", 100) == "a\tb\nc"
+    for bad in ("a\x00b", "bell\x07", "esc\x1b[31m"):
+        try:
+            require_text("text", bad, 100)
+        except InvalidInput as error:
+            assert error.field == "text"
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
