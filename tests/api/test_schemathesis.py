@@ -19,7 +19,7 @@ from services.bootstrap import Stack
 
 from .live import live_server
 
-EXAMPLES = 25
+EXAMPLES = 10
 
 
 def _offline_resolver(host: str, port: int) -> list[str]:
@@ -55,6 +55,12 @@ def test_generated_requests_find_no_server_error(api_stack: Stack, tmp_path: Pat
                 "--no-color",
                 "--request-timeout",
                 "30",
+                "--workers",
+                "2",
+                # The stateful phase (link-following scenarios) adds 40 s for about 60
+                # cases; run it by hand with `--phases stateful` when links change.
+                "--phases",
+                "examples,coverage,fuzzing",
             ],
             capture_output=True,
             text=True,
@@ -65,7 +71,7 @@ def test_generated_requests_find_no_server_error(api_stack: Stack, tmp_path: Pat
     assert run.returncode == 0, tail
     requests = _requests(report)
     print(f"schemathesis: {requests} requests; {tail.splitlines()[-1] if tail else ''}")
-    assert requests > 500, tail
+    assert requests > 3000, tail
     assert api_stack.app.max_position() >= before
 
 
