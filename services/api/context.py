@@ -28,6 +28,7 @@ from ..persistence import postgres_env, schema_lock
 from ..programmes import Programmes
 from .idempotency import CREATE as IDEMPOTENCY_TABLES
 from .idempotency import IdempotencyStore
+from .models import Recorded
 from .problems import ProblemError
 from .tokens import CREATE as TOKEN_TABLES
 from .tokens import Caller, TokenStore
@@ -138,6 +139,11 @@ def _correlation(
 
 
 Correlation = Annotated[UUID, Depends(_correlation)]
+
+
+async def record(act: Any, cmd: Any, caller: Caller, corr: UUID) -> Recorded:
+    """Run one command as `caller` (off the event loop); answer its last event's position."""
+    return Recorded(position=await run(act, cmd, meta_for(caller, corr)))
 
 
 async def run(func: Any, *args: Any) -> Any:

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from domain import commands as c
 
 from .auth import EraseParticipants, IssueTokens
-from .context import Correlation, Ctx, meta_for, run
+from .context import Correlation, Ctx, record, run
 from .models import IssuedToken, Recorded, TokenRequest
 from .problems import ProblemError
 from .tokens import Role
@@ -73,4 +73,4 @@ async def erase_participant(
 ) -> Recorded:
     """Right to erasure: record it and delete the person's key (their name is gone for good)."""
     cmd = c.EraseParticipant(participant_id=participant_id)
-    return Recorded(position=await run(ctx.app.erase_participant, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.erase_participant, cmd, caller, corr)

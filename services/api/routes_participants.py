@@ -15,7 +15,7 @@ from domain.meta import Meta
 from domain.workshop import Workshop, workshop_id
 
 from .auth import TakePart, participant_of
-from .context import ApiContext, Correlation, Ctx, meta_for, run
+from .context import ApiContext, Correlation, Ctx, meta_for, record, run
 from .models import (
     BallotChoices,
     Created,
@@ -91,7 +91,7 @@ async def edit_idea(
     await in_scope(ctx, caller, workshop_id)
     await idea_in(ctx, workshop_id, idea_id)
     cmd = c.EditIdea(idea_id=idea_id, author_id=me, text=body.text)
-    return Recorded(position=await run(ctx.app.edit_idea, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.edit_idea, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/ideas/{idea_id}/withdraw", response_model=Recorded)
@@ -102,7 +102,7 @@ async def withdraw_idea(
     await in_scope(ctx, caller, workshop_id)
     await idea_in(ctx, workshop_id, idea_id)
     cmd = c.WithdrawIdea(idea_id=idea_id, author_id=me)
-    return Recorded(position=await run(ctx.app.withdraw_idea, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.withdraw_idea, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/signup", response_model=Recorded)
@@ -113,7 +113,7 @@ async def sign_up(
     me = participant_of(caller)
     await in_scope(ctx, caller, workshop_id)
     cmd = c.SignUpToGroup(workshop_id=workshop_id, participant_id=me, key_area_id=body.key_area_id)
-    return Recorded(position=await run(ctx.app.sign_up, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.sign_up, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/signup/switch", response_model=Recorded)
@@ -123,7 +123,7 @@ async def switch_group(
     me = participant_of(caller)
     await in_scope(ctx, caller, workshop_id)
     cmd = c.SwitchGroup(workshop_id=workshop_id, participant_id=me, key_area_id=body.key_area_id)
-    return Recorded(position=await run(ctx.app.switch_group, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.switch_group, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/projects", status_code=201, response_model=Created)
@@ -168,7 +168,7 @@ async def revise_project(
         idea_ids=body.idea_ids,
         proposer_ids=[me, *[p for p in body.co_proposer_ids if p != me]],
     )
-    return Recorded(position=await run(ctx.app.revise_project, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.revise_project, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/ballot", status_code=201, response_model=Recorded)
@@ -179,7 +179,7 @@ async def cast_ballot(
     me = participant_of(caller)
     await in_scope(ctx, caller, workshop_id)
     cmd = c.CastBallot(workshop_id=workshop_id, participant_id=me, choices=body.choices)
-    return Recorded(position=await run(ctx.ballots.cast, cmd, meta_for(caller, corr)))
+    return await record(ctx.ballots.cast, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/ballot/revise", response_model=Recorded)
@@ -190,4 +190,4 @@ async def revise_ballot(
     me = participant_of(caller)
     await in_scope(ctx, caller, workshop_id)
     cmd = c.ReviseBallot(workshop_id=workshop_id, participant_id=me, choices=body.choices)
-    return Recorded(position=await run(ctx.app.revise_ballot, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.revise_ballot, cmd, caller, corr)

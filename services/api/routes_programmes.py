@@ -34,7 +34,7 @@ from .auth import (
     ReadProgrammes,
     check_programme,
 )
-from .context import ApiContext, Correlation, Ctx, meta_for, run
+from .context import ApiContext, Correlation, Ctx, meta_for, record, run
 from .models import Created, Recorded
 from .problems import ProblemError
 from .programme_models import (
@@ -165,7 +165,7 @@ async def revise_criteria(
     """Revise the criteria; workshops scheduled from now on are scored on them."""
     await programme_in_scope(ctx, caller, programme_id)
     cmd = command(pc.ReviseCriteria, body, programme_id=programme_id)
-    return Recorded(position=await run(ctx.programmes.revise_criteria, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.revise_criteria, cmd, caller, corr)
 
 
 @router.post("/programmes/{programme_id}/close", response_model=Recorded)
@@ -174,7 +174,7 @@ async def close(
 ) -> Recorded:
     await programme_in_scope(ctx, caller, programme_id)
     cmd = pc.CloseProgramme(programme_id=programme_id)
-    return Recorded(position=await run(ctx.programmes.close, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.close, cmd, caller, corr)
 
 
 @router.post(
@@ -238,7 +238,7 @@ async def erase_owner(
         raise ProblemError(
             422, "Invalid input", "name the owner by the text assigned or by id, not both", "owner"
         ) from None
-    return Recorded(position=await run(ctx.programmes.erase_owner, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.erase_owner, cmd, caller, corr)
 
 
 # ----- reading the pipeline ------------------------------------------------------------------
@@ -334,7 +334,7 @@ async def assign_owner(
     """Assign (or change) the owner; their name is stored encrypted, as a person's data."""
     await initiative_in_scope(ctx, caller, initiative_id)
     cmd = command(pc.AssignOwner, body, initiative_id=initiative_id)
-    return Recorded(position=await run(ctx.programmes.assign_owner, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.assign_owner, cmd, caller, corr)
 
 
 @router.post("/initiatives/{initiative_id}/stage", response_model=Recorded)
@@ -348,7 +348,7 @@ async def move(
     """Move the initiative to another stage (pausing or dropping needs a reason)."""
     await initiative_in_scope(ctx, caller, initiative_id)
     cmd = command(pc.MoveInitiative, body, initiative_id=initiative_id)
-    return Recorded(position=await run(ctx.programmes.move, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.move, cmd, caller, corr)
 
 
 @router.post("/initiatives/{initiative_id}/milestones", status_code=201, response_model=Created)
@@ -411,7 +411,7 @@ async def report_progress(
 ) -> Recorded:
     await initiative_in_scope(ctx, caller, initiative_id)
     cmd = command(pc.ReportProgress, body, initiative_id=initiative_id)
-    return Recorded(position=await run(ctx.programmes.report_progress, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.report_progress, cmd, caller, corr)
 
 
 @router.post("/initiatives/{initiative_id}/benefits", status_code=201, response_model=Recorded)
@@ -425,7 +425,7 @@ async def record_benefit(
     """Record a benefit against one of the programme's outcome measures ("is it better?")."""
     await initiative_in_scope(ctx, caller, initiative_id)
     cmd = command(pc.RecordBenefit, body, initiative_id=initiative_id)
-    return Recorded(position=await run(ctx.programmes.record_benefit, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.record_benefit, cmd, caller, corr)
 
 
 @router.post("/initiatives/{initiative_id}/follow-ups", response_model=Recorded)
@@ -439,7 +439,7 @@ async def link_follow_up(
     """Link a further workshop that follows the initiative up."""
     await initiative_in_scope(ctx, caller, initiative_id)
     cmd = command(pc.LinkFollowUp, body, initiative_id=initiative_id)
-    return Recorded(position=await run(ctx.programmes.link_follow_up, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.link_follow_up, cmd, caller, corr)
 
 
 @router.post("/initiatives/{initiative_id}/regions", response_model=Recorded)
@@ -449,4 +449,4 @@ async def adopt_in_region(
     """Adopt the initiative in another of the programme's regions."""
     await initiative_in_scope(ctx, caller, initiative_id)
     cmd = command(pc.AdoptInRegion, body, initiative_id=initiative_id)
-    return Recorded(position=await run(ctx.programmes.adopt_in_region, cmd, meta_for(caller, corr)))
+    return await record(ctx.programmes.adopt_in_region, cmd, caller, corr)

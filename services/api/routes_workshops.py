@@ -15,7 +15,7 @@ from domain.workshop import Workshop
 from projections.board_models import Board
 
 from .auth import ReadWorkshops, RunWorkshops, ScheduleWorkshops, check_workshop
-from .context import ApiContext, Correlation, Ctx, meta_for, run
+from .context import ApiContext, Correlation, Ctx, meta_for, record, run
 from .models import (
     Briefing,
     Capacity,
@@ -125,7 +125,7 @@ async def publish_briefing(
 ) -> Recorded:
     await in_scope(ctx, caller, workshop_id)
     cmd = c.PublishBriefing(workshop_id=workshop_id, text=body.text)
-    return Recorded(position=await run(ctx.app.publish_briefing, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.publish_briefing, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/phases/{index}/open", response_model=Recorded)
@@ -139,7 +139,7 @@ async def open_phase(
     """Open a phase by hand (a workshop run without its agenda workflow)."""
     await in_scope(ctx, caller, workshop_id)
     cmd = c.OpenPhase(workshop_id=workshop_id, index=index)
-    return Recorded(position=await run(ctx.app.open_phase, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.open_phase, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/phases/{index}/close", response_model=Recorded)
@@ -152,7 +152,7 @@ async def close_phase(
 ) -> Recorded:
     await in_scope(ctx, caller, workshop_id)
     cmd = c.ClosePhase(workshop_id=workshop_id, index=index)
-    return Recorded(position=await run(ctx.app.close_phase, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.close_phase, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/key-areas", status_code=201, response_model=Created)
@@ -176,7 +176,7 @@ async def rename_key_area(
 ) -> Recorded:
     await in_scope(ctx, caller, workshop_id)
     cmd = c.RenameKeyArea(workshop_id=workshop_id, key_area_id=key_area_id, name=body.name)
-    return Recorded(position=await run(ctx.app.rename_key_area, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.rename_key_area, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/key-areas/{key_area_id}/merge", response_model=Recorded)
@@ -190,7 +190,7 @@ async def merge_key_areas(
 ) -> Recorded:
     await in_scope(ctx, caller, workshop_id)
     cmd = c.MergeKeyAreas(workshop_id=workshop_id, source_id=key_area_id, target_id=body.into)
-    return Recorded(position=await run(ctx.app.merge_key_areas, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.merge_key_areas, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/key-areas/{key_area_id}/capacity", response_model=Recorded)
@@ -206,7 +206,7 @@ async def set_capacity(
     cmd = c.SetGroupCapacity(
         workshop_id=workshop_id, key_area_id=key_area_id, capacity=body.capacity
     )
-    return Recorded(position=await run(ctx.app.set_group_capacity, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.set_group_capacity, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/ideas/{idea_id}/group", response_model=Recorded)
@@ -221,7 +221,7 @@ async def group_idea(
     await in_scope(ctx, caller, workshop_id)
     await idea_in(ctx, workshop_id, idea_id)
     cmd = c.GroupIdea(idea_id=idea_id, key_area_id=body.key_area_id)
-    return Recorded(position=await run(ctx.app.group_idea, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.group_idea, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/ideas/{idea_id}/merge", response_model=Recorded)
@@ -237,7 +237,7 @@ async def merge_idea(
     await in_scope(ctx, caller, workshop_id)
     await idea_in(ctx, workshop_id, idea_id)
     cmd = c.MergeIdea(idea_id=idea_id, target_id=body.target_id)
-    return Recorded(position=await run(ctx.app.merge_idea, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.merge_idea, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/ideas/{idea_id}/link", response_model=Recorded)
@@ -253,7 +253,7 @@ async def link_to_earlier(
     await in_scope(ctx, caller, workshop_id)
     await idea_in(ctx, workshop_id, idea_id)
     cmd = c.LinkToEarlierIdea(idea_id=idea_id, earlier_id=body.earlier_id)
-    return Recorded(position=await run(ctx.app.link_to_earlier, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.link_to_earlier, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/pitch/start", response_model=Recorded)
@@ -262,7 +262,7 @@ async def start_pitch(
 ) -> Recorded:
     await in_scope(ctx, caller, workshop_id)
     cmd = c.StartPitch(workshop_id=workshop_id, project_id=body.project_id)
-    return Recorded(position=await run(ctx.app.start_pitch, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.start_pitch, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/pitch/end", response_model=Recorded)
@@ -271,7 +271,7 @@ async def end_pitch(
 ) -> Recorded:
     await in_scope(ctx, caller, workshop_id)
     cmd = c.EndPitch(workshop_id=workshop_id, project_id=body.project_id)
-    return Recorded(position=await run(ctx.app.end_pitch, cmd, meta_for(caller, corr)))
+    return await record(ctx.app.end_pitch, cmd, caller, corr)
 
 
 @router.post("/workshops/{workshop_id}/results", response_model=Result)
