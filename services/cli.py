@@ -26,6 +26,7 @@ from .bootstrap import Stack, bootstrap
 from .cli_programmes import BadValue
 from .scenario import load_scenario
 from .settings import Settings
+from .stopping import stop_loop_on_signals, stop_on_signals, stopped
 
 cli = typer.Typer(
     help="quickwins: crowdsourced strategy workshops you can audit.", add_completion=False
@@ -182,6 +183,8 @@ def worker() -> None:
     from .worker_process import build_all_workers
 
     async def run(stack: Stack) -> None:
+        stop = asyncio.Event()
+        stop_loop_on_signals(asyncio.get_running_loop(), stop.set)
         # Our own pool, shut down and waited for on the way out: an activity thread
         # still inside a driver call while the interpreter finalizes can crash it.
         with ThreadPoolExecutor(max_workers=8, thread_name_prefix="activity") as pool:
@@ -190,10 +193,11 @@ def worker() -> None:
                     f"worker on task queue {stack.settings.task_queue!r} "
                     f"at {stack.temporal_address}"
                 )
-                await asyncio.Event().wait()  # until interrupted
+                await stop.wait()
 
     with _stack() as stack:
-        _until_interrupted(lambda: asyncio.run(run(stack)))
+        asyncio.run(run(stack))
+        _stopped()
 
 
 @cli.command()
@@ -203,7 +207,6 @@ def relay(
     ] = 30.0,
 ) -> None:
     """Signal delivery workflows about recorded initiative events until interrupted."""
-    import signal
     import threading
 
     from .delivery_relay import run_relay
@@ -215,12 +218,9 @@ def relay(
         client = asyncio.run(connect(stack))
         err.print(f"relaying initiative events to {stack.temporal_address}")
         stop = threading.Event()
-        # The Temporal client's runtime keeps Ctrl-C from reaching the main thread
-        # as KeyboardInterrupt, so stop on the signals themselves.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop.set)
         run_relay(stack.database_url, client, stop, poll_seconds=poll)
-        err.print("stopped")
+        _stopped()
 
 
 @cli.command()
@@ -230,11 +230,16 @@ def projector(
     ] = 30.0,
 ) -> None:
     """Keep the workshop board up to date with the event log until interrupted."""
+    import threading
+
     from .projector import follow
 
     with _stack(temporal=False) as stack:
+        stop = threading.Event()
+        stop_on_signals(stop.set)
         err.print(f"projecting the board from {stack.database_url.split('@')[-1]}")
-        _until_interrupted(lambda: follow(stack, poll))
+        follow(stack, poll, stop)
+        _stopped()
 
 
 @cli.command()
@@ -244,7 +249,7 @@ def servers() -> None:
     Writes their addresses to DATA_DIR/stack.env, for other processes (worker,
     projector) started with those variables; stops both when interrupted.
     """
-    import time
+    import threading
 
     with _stack() as stack:
         stack.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -259,7 +264,11 @@ def servers() -> None:
         console.print(f"database  {stack.database_url}")
         console.print(f"temporal  {stack.temporal_address}   UI {stack.temporal_ui or '-'}")
         console.print(f"addresses written to {env_file}")
-        _until_interrupted(lambda: time.sleep(10**9))
+        stop = threading.Event()
+        stop_on_signals(stop.set)
+        while not stop.wait(0.5):  # short waits: the signal handler runs in between
+            pass
+        _stopped()
 
 
 @cli.command()
@@ -271,11 +280,9 @@ def status() -> None:
         render_status(console, stack)
 
 
-def _until_interrupted(run: object) -> None:
-    try:
-        run()  # type: ignore[operator]
-    except KeyboardInterrupt:
-        err.print("stopped")
+def _stopped() -> None:
+    stopped()
+    err.print("stopped")
 
 
 def _register_subcommands() -> None:

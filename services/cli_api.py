@@ -10,15 +10,18 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 from rich.console import Console
 
 from .bootstrap import Stack
+from .stopping import stop_loop_on_signals, stopped
 
 console = Console()
 err = Console(stderr=True)
 token_cli = typer.Typer(help="Issue and revoke API tokens.", no_args_is_help=True)
 
 Host = Annotated[str, typer.Option(help="address to listen on (loopback by default)")]
+GRACEFUL_SHUTDOWN_SECONDS = 5
 Port = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
 
 
@@ -43,6 +46,7 @@ def serve(
     with _stack(temporal=temporal) as stack:
         _print_urls(stack, host, port)
         asyncio.run(_serve(stack, host, port, projector))
+        stopped()
 
 
 def up(
@@ -58,6 +62,7 @@ def up(
     _check_host(host)
     with _stack() as stack:
         asyncio.run(_up(stack, host, port))
+        stopped()
 
 
 async def _up(stack: Stack, host: str, port: int) -> None:
@@ -89,15 +94,40 @@ def _webhooks(stack: Stack) -> Iterator[None]:
 async def _serve(
     stack: Stack, host: str, port: int, projector: bool, admin_token: bool = False
 ) -> None:
-    import uvicorn
-
     from .api.app import create_api
 
     api = create_api(stack, projector=projector)
-    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning"))
+    config = uvicorn.Config(
+        api,
+        host=host,
+        port=port,
+        log_level="warning",
+        # Live streams (SSE) never end by themselves; cut them off on the way out.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    server = _Server(config)
+    stop_loop_on_signals(asyncio.get_running_loop(), server.stop, grace=30.0)
     if admin_token:
         asyncio.get_running_loop().create_task(_announce_admin(api, server))
     await server.serve()
+
+
+class _Server(uvicorn.Server):
+    """Uvicorn, stopped by our own signal handlers (`services.stopping`).
+
+    Left to itself, uvicorn re-raises the signal once it has stopped serving,
+    which cancels the main task half-way through stopping the Temporal workers,
+    the relay and the webhooks that `quickwins up` runs around it.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self) -> None:
+        if self.should_exit:  # a second Ctrl-C: stop waiting for open requests
+            self.force_exit = True
+        self.should_exit = True
 
 
 async def _announce_admin(api: Any, server: Any) -> None:

@@ -77,16 +77,15 @@ def run(
     workers: Annotated[int, typer.Option(help="requests in flight at most", min=1, max=64)] = 8,
 ) -> None:
     """Follow the event log and deliver webhooks until interrupted (Ctrl-C)."""
-    import signal
     import threading
 
+    from .stopping import stop_on_signals, stopped
     from .webhooks.delivery import RetryPolicy, WebhookDelivery
 
     policy = RetryPolicy(max_attempts=max_attempts, base_seconds=base_seconds)
     with _stack() as stack:
         stop = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: stop.set())
+        stop_on_signals(stop.set)
         process = WebhookDelivery(
             stack.database_url,
             policy=policy,
@@ -96,6 +95,7 @@ def run(
         )
         err.print(f"delivering webhooks from position {process.position() or 0}")
         process.run_forever(stop)
+        stopped()
         err.print(
             f"stopped at position {process.position() or 0}: "
             f"{process.enqueued} enqueued, {process.sent} tries"

