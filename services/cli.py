@@ -27,6 +27,7 @@ from .cli_programmes import BadValue
 from .scenario import load_scenario
 from .settings import Settings
 from .stopping import stop_loop_on_signals, stop_on_signals, stopped
+from .webhooks.sealing import SealingError
 
 cli = typer.Typer(
     help="quickwins: crowdsourced strategy workshops you can audit.", add_completion=False
@@ -320,6 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     except DomainError as error:  # a broken rule: name the field at fault
         _fail(f"{error.field}: {error.message}" if error.field else error.message)
     except (BadInput, BadValue) as error:
+        _fail(str(error))
+    except SealingError as error:  # a bad QUICKWINS_SECRETS_KEY or key file
         _fail(str(error))
     except ValidationError as error:  # a command model rejected a value
         _fail(_first_error("input", error))

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from .bootstrap import Stack
 from .stopping import stop_loop_on_signals, stopped
+from .webhooks.sealing import sealer_for
 
 console = Console()
 err = Console(stderr=True)
@@ -44,6 +45,7 @@ def serve(
     _check_host(host)
     temporal = bool(settings_from_environment().temporal_address)
     with _stack(temporal=temporal) as stack:
+        sealer_for(stack.settings)  # a bad secrets key: one line, before anything starts
         _print_urls(stack, host, port)
         asyncio.run(_serve(stack, host, port, projector))
         stopped()
@@ -61,6 +63,7 @@ def up(
 
     _check_host(host)
     with _stack() as stack:
+        sealer_for(stack.settings)  # a bad secrets key: one line, before anything starts
         asyncio.run(_up(stack, host, port))
         stopped()
 
@@ -83,7 +86,7 @@ def _webhooks(stack: Stack) -> Iterator[None]:
     """Webhook deliveries follow the log in threads of their own."""
     from .webhooks.delivery import WebhookDelivery
 
-    process = WebhookDelivery(stack.database_url)
+    process = WebhookDelivery(stack.database_url, sealer=sealer_for(stack.settings))
     process.start()
     try:
         yield

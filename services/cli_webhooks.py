@@ -17,6 +17,7 @@ from rich.table import Table
 
 from .bootstrap import Stack, bootstrap
 from .cli_programmes import BadValue
+from .webhooks.sealing import Sealer, SealingError, sealer_for
 from .webhooks.store import Delivery, WebhookStore
 from .webhooks.subscriptions import BadSubscription
 from .webhooks.subscriptions import register as register_subscription
@@ -46,9 +47,16 @@ def _stack() -> Iterator[Stack]:
         yield stack
 
 
+def _sealer(stack: Stack) -> Sealer:
+    try:
+        return sealer_for(stack.settings)
+    except SealingError as bad:  # a bad QUICKWINS_SECRETS_KEY or key file: one line, exit 2
+        raise BadValue(str(bad)) from None
+
+
 def _with_store(act: Callable[[Stack, WebhookStore], T]) -> T:
     with _stack() as stack:
-        store = WebhookStore(stack.database_url, max_size=2)
+        store = WebhookStore(stack.database_url, sealer=_sealer(stack), max_size=2)
         try:
             return act(stack, store)
         finally:
@@ -88,6 +96,7 @@ def run(
         stop_on_signals(stop.set)
         process = WebhookDelivery(
             stack.database_url,
+            sealer=_sealer(stack),
             policy=policy,
             poll_seconds=poll,
             timeout=timeout,

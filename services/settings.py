@@ -6,7 +6,7 @@ switches to an external PostgreSQL or an existing Temporal cluster.
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,3 +31,6 @@ class Settings(BaseSettings):
     mail_from: str = "quickwins@localhost"
     # Where a reminder goes when the owner has no e-mail address.
     mail_fallback_to: str | None = None
+    # Seals webhook signing secrets at rest: base64url text of 32 bytes. None: the key
+    # file under data_dir (keys/webhook-secrets.key), made on first use.
+    secrets_key: SecretStr | None = None

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from ..bootstrap import Stack
 from ..feed import EventFeed
+from ..webhooks.sealing import sealer_for
 from . import (
     feed_routes,
     openapi,
@@ -49,6 +50,7 @@ def create_api(stack: Stack, *, projector: bool = False, pages: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        sealer_for(stack.settings)  # a bad secrets key stops the start, not a later request
         ctx = open_context(stack)
         api.state.ctx = ctx
         api.state.stack = stack

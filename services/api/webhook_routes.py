@@ -5,7 +5,8 @@ Subscribers see and manage only their own subscriptions; admins
 events recorded after it was registered, of the types it asked for (within
 the types the caller's token grants). URLs that resolve to loopback, private
 or otherwise internal addresses are refused unless an admin allowed them on
-the caller's token. The signing secret is returned once, when registered.
+the caller's token. The signing secret is returned once, when registered, and
+stored sealed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..feed import EVENT_TYPES
+from ..webhooks.sealing import sealer_for
 from ..webhooks.store import Attempt, Delivery, Subscription, WebhookStore
 from ..webhooks.subscriptions import BadSubscription, register
 from .auth import allowed, permit
@@ -37,7 +39,9 @@ def store_of(request: Request) -> WebhookStore:
     state = request.app.state
     store: WebhookStore | None = getattr(state, "webhooks", None)
     if store is None:
-        store = state.webhooks = WebhookStore(state.stack.database_url, pool=state.ctx.pool)
+        store = state.webhooks = WebhookStore(
+            state.stack.database_url, sealer=sealer_for(state.stack.settings), pool=state.ctx.pool
+        )
     return store
 
 

@@ -44,6 +44,7 @@ from ..feed import CloudEvent, EventFeed, FeedFilter
 from ..log_follower import LogFollower
 from ..persistence import postgres_env, schema_lock
 from . import signing
+from .sealing import Sealer
 from .ssrf import Resolver, Target, UnsafeURL, check_url
 from .store import Claimed, Status, Subscription, WebhookStore, active_subscriptions, enqueue
 
@@ -238,13 +239,15 @@ class WebhookDelivery(LogFollower[WebhookTracking]):
     """Follows the log into the outbox and sends the outbox, each in a thread of its own.
 
     Use as a context manager, or call `start()` and `stop()`; `stop()` lets
-    the event and the sends in flight finish.
+    the event and the sends in flight finish. `sealer` opens the stored
+    signing secrets (see `sealing.sealer_for`).
     """
 
     def __init__(
         self,
         database_url: str,
         *,
+        sealer: Sealer,
         policy: RetryPolicy | None = None,
         poll_seconds: float = 5.0,
         send_interval: float = 0.5,
@@ -264,7 +267,7 @@ class WebhookDelivery(LogFollower[WebhookTracking]):
             retry_seconds=retry_seconds,
         )
         self.send_interval = send_interval
-        self.store = WebhookStore(database_url, max_size=min(workers, 4) + 1)
+        self.store = WebhookStore(database_url, sealer=sealer, max_size=min(workers, 4) + 1)
         with schema_lock(database_url):
             # The feed's own look-ups (where an aggregate belongs) go through this app.
             self.app = Workshops(env=lean_env(database_url))

@@ -1,9 +1,12 @@
 """Webhook tables: subscriptions, the outbox of deliveries and the attempt log.
 
-- `webhook_subscriptions`: who wants what where: URL, secret, filters (event
-  types, programme, workshop), whether an admin allowed a private URL, and
-  the log position it starts after (events recorded before it registered are
-  not sent). Deleting a subscription deactivates it; its log stays.
+- `webhook_subscriptions`: who wants what where: URL, signing secret, filters
+  (event types, programme, workshop), whether an admin allowed a private URL,
+  and the log position it starts after (events recorded before it registered
+  are not sent). Deleting a subscription deactivates it; its log stays. The
+  secret is sealed (`sealing.py`) under a key kept out of the database, so a
+  dump does not leak it; rows from before sealing hold it plain and still work.
+  It is opened only to sign (`claim`) and shown only at registration.
 - `webhook_deliveries`: the outbox, one row per (subscription, log position),
   with the exact body and the `webhook-id` every retry repeats, the attempt
   count, the status (pending, delivered, dead), when the next try is due and
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -29,6 +32,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from ..persistence import schema_lock
+from .sealing import Sealer
 
 Status = Literal["pending", "delivered", "dead"]
 STATUSES: tuple[Status, ...] = ("pending", "delivered", "dead")
@@ -87,7 +91,6 @@ class Subscription:
     id: UUID
     owner_token_id: UUID | None
     url: str
-    secret: str
     types: frozenset[str] | None
     programme_id: UUID | None
     workshop_id: UUID | None
@@ -95,6 +98,13 @@ class Subscription:
     active: bool
     start_position: int
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Registered(Subscription):
+    """A subscription just stored, with its secret in the clear: the one time it is shown."""
+
+    secret: str
 
 
 @dataclass(frozen=True)
@@ -139,13 +149,19 @@ def webhook_id(subscription_id: UUID, position: int) -> str:
     return f"msg_{uuid5(WEBHOOK_ID_NAMESPACE, f'{subscription_id}/{position}').hex}"
 
 
+# Every column but the secret, which only `claim` reads.
+SUBSCRIPTION_SELECT = (
+    "id, owner_token_id, url, types, programme_id, workshop_id, allow_private, active,"
+    " start_position, created_at"
+)
+
+
 def _subscription(row: DictRow) -> Subscription:
     types = row["types"]
     return Subscription(
         id=row["id"],
         owner_token_id=row["owner_token_id"],
         url=row["url"],
-        secret=row["secret"],
         types=None if types is None else frozenset(types),
         programme_id=row["programme_id"],
         workshop_id=row["workshop_id"],
@@ -173,7 +189,8 @@ def _delivery(row: DictRow) -> Delivery:
 def active_subscriptions(curs: Cursor[DictRow], position: int) -> list[Subscription]:
     """Subscriptions that want events at `position` (registered before it was recorded)."""
     curs.execute(
-        "SELECT * FROM webhook_subscriptions WHERE active AND start_position < %s ORDER BY id",
+        f"SELECT {SUBSCRIPTION_SELECT} FROM webhook_subscriptions"
+        " WHERE active AND start_position < %s ORDER BY id",
         (position,),
     )
     return [_subscription(row) for row in curs.fetchall()]
@@ -206,9 +223,19 @@ class WebhookStore:
     """Reads and writes the webhook tables (creating them on first use)."""
 
     def __init__(
-        self, database_url: str, *, pool: ConnectionPool[Any] | None = None, max_size: int = 8
+        self,
+        database_url: str,
+        *,
+        sealer: Sealer,
+        pool: ConnectionPool[Any] | None = None,
+        max_size: int = 8,
     ) -> None:
-        """Use `pool` when given (its owner closes it), else a pool of the store's own."""
+        """Use `pool` when given (its owner closes it), else a pool of the store's own.
+
+        `sealer` seals secrets as they are stored and opens them to sign; it
+        is required so that no caller can store a secret in the clear.
+        """
+        self.sealer = sealer
         with schema_lock(database_url):
             create_tables(database_url)
         self._own_pool = pool is None
@@ -242,17 +269,19 @@ class WebhookStore:
         workshop_id: UUID | None = None,
         allow_private: bool = False,
         start_position: int = 0,
-    ) -> Subscription:
+    ) -> Registered:
+        """Store a subscription, its secret sealed; the answer carries the secret in the clear."""
+        subscription_id = uuid4()
         with self._cursor() as curs:
             curs.execute(
                 "INSERT INTO webhook_subscriptions (id, owner_token_id, url, secret, types,"
                 " programme_id, workshop_id, allow_private, start_position)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+                f" VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING {SUBSCRIPTION_SELECT}",
                 (
-                    uuid4(),
+                    subscription_id,
                     owner_token_id,
                     url,
-                    secret,
+                    self.sealer.seal(subscription_id, secret),
                     None if types is None else sorted(types),
                     programme_id,
                     workshop_id,
@@ -262,11 +291,15 @@ class WebhookStore:
             )
             row = curs.fetchone()
             assert row is not None
-            return _subscription(row)
+        sub = _subscription(row)
+        return Registered(**{f.name: getattr(sub, f.name) for f in fields(sub)}, secret=secret)
 
     def subscription(self, subscription_id: UUID) -> Subscription | None:
         with self._cursor() as curs:
-            curs.execute("SELECT * FROM webhook_subscriptions WHERE id = %s", (subscription_id,))
+            curs.execute(
+                f"SELECT {SUBSCRIPTION_SELECT} FROM webhook_subscriptions WHERE id = %s",
+                (subscription_id,),
+            )
             row = curs.fetchone()
             return None if row is None else _subscription(row)
 
@@ -276,7 +309,7 @@ class WebhookStore:
         """The owner's subscriptions (or `everyone`'s), oldest first; active ones unless asked."""
         with self._cursor() as curs:
             curs.execute(
-                "SELECT * FROM webhook_subscriptions"
+                f"SELECT {SUBSCRIPTION_SELECT} FROM webhook_subscriptions"
                 " WHERE (%(everyone)s OR owner_token_id IS NOT DISTINCT FROM %(owner)s)"
                 " AND (%(inactive)s OR active) ORDER BY created_at, id",
                 {"everyone": everyone, "owner": owner_token_id, "inactive": inactive},
@@ -357,7 +390,9 @@ class WebhookStore:
         `FOR UPDATE SKIP LOCKED` lets several senders share the outbox; the
         lease (the next try pushed into the future) keeps a delivery from
         being taken again while it is in flight, and brings it back if the
-        sender dies before recording the outcome.
+        sender dies before recording the outcome. Secrets are opened before
+        the lease commits: one that does not open (a wrong key) raises
+        SealingError and leaves the deliveries untouched, to be tried again.
         """
         with self._cursor() as curs:
             curs.execute(
@@ -373,10 +408,15 @@ class WebhookStore:
                 f" RETURNING {DELIVERY_SELECT}, s.url, s.secret, s.allow_private",
                 {"limit": limit, "lease": lease_seconds},
             )
-            rows = curs.fetchall()
-        claimed = [
-            Claimed(_delivery(row), row["url"], row["secret"], row["allow_private"]) for row in rows
-        ]
+            claimed = [
+                Claimed(
+                    _delivery(row),
+                    row["url"],
+                    self.sealer.unseal(row["subscription_id"], row["secret"]),
+                    row["allow_private"],
+                )
+                for row in curs.fetchall()
+            ]
         return sorted(claimed, key=lambda c: c.delivery.position)
 
     def record(

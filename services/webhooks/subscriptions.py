@@ -8,7 +8,7 @@ from uuid import UUID
 from ..feed import unknown_types
 from . import signing
 from .ssrf import Resolver, UnsafeURL, check_url
-from .store import Subscription, WebhookStore
+from .store import Registered, WebhookStore
 
 
 class BadSubscription(ValueError):
@@ -34,12 +34,13 @@ def register(
     allow_private: bool = False,
     granted_types: frozenset[str] | None = None,
     resolve: Resolver | None = None,
-) -> Subscription:
+) -> Registered:
     """Check and store a subscription that starts after `start_position` (the log's end now).
 
     `granted_types`: the types the subscriber may receive (None: all). When
     `types` is not given the subscription gets the granted ones. The secret
-    is generated when absent; the caller shows it once.
+    is generated when absent; the caller shows it once (the store keeps it
+    sealed).
     """
     wanted = None if types is None else frozenset(types)
     if wanted is not None:

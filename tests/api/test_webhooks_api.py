@@ -6,12 +6,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from services.bootstrap import Stack
 from services.feed import EVENT_TYPES
+from services.webhooks import signing
 from services.webhooks.delivery import WebhookDelivery
+from services.webhooks.sealing import SEALED_V1, sealer_for
+from tests.services.test_erasure import _plaintext_anywhere
 from tests.services.test_webhooks import FAST, Receiver, eventually
 from tests.services.walk import Walk
 
@@ -24,7 +28,12 @@ SCHEDULED = "quickwins.workshop.scheduled.v1"
 @pytest.fixture
 def delivering(api_stack: Stack) -> Iterator[WebhookDelivery]:
     with WebhookDelivery(
-        api_stack.database_url, policy=FAST, poll_seconds=1.0, send_interval=0.05, timeout=5.0
+        api_stack.database_url,
+        sealer=sealer_for(api_stack.settings),  # the key the API sealed with
+        policy=FAST,
+        poll_seconds=1.0,
+        send_interval=0.05,
+        timeout=5.0,
     ) as process:
         yield process
 
@@ -57,6 +66,25 @@ def test_loopback_urls_are_refused_unless_the_token_allows_them(
     listed = api_client.get("/webhooks", headers=bearer(allowed)).json()
     assert [w["id"] for w in listed] == [made["id"]]
     assert "secret" not in listed[0]  # shown once, at registration
+
+
+def test_the_secret_is_shown_once_and_stored_sealed(
+    api_client: TestClient, api_stack: Stack, token_for: TokenFor
+) -> None:
+    token = token_for("subscriber", allow_private_webhooks=True)
+    given = signing.new_secret()
+    for body in ({"secret": given}, {}):
+        made = register(api_client, token, url="http://127.0.0.1:9/", **body)
+        secret = made["secret"]
+        assert secret == body.get("secret", secret) and secret.startswith("whsec_")
+        with psycopg.connect(api_stack.database_url) as conn:
+            row = conn.execute(
+                "SELECT s::text, s.secret FROM webhook_subscriptions s WHERE id = %s",
+                (made["id"],),
+            ).fetchone()
+        assert row is not None and row[1].startswith(SEALED_V1)
+        assert secret.removeprefix("whsec_") not in row[0]
+        assert _plaintext_anywhere(api_stack.database_url, secret.removeprefix("whsec_")) == []
 
 
 def test_types_must_be_known_and_granted_and_the_body_strict(

@@ -56,3 +56,13 @@ def test_bad_input_exits_2_with_one_line_and_records_nothing(
     assert says in lines[0]
     assert app.max_position() == before
     app.close()
+
+
+def test_a_bad_secrets_key_stops_serve_with_one_line(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUICKWINS_SECRETS_KEY", "not-a-key")
+    run = quickwins("serve", "--port", "8", database_url=database_url, data_dir=tmp_path / "data")
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("quickwins: QUICKWINS_SECRETS_KEY"), run.stderr

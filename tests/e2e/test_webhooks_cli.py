@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
+import psycopg
 import pytest
 
 from services.app import Workshops
 from services.persistence import postgres_env
+from services.webhooks.sealing import SEALED_V1, Sealer, key_path, load_key_file
 from services.webhooks.store import WebhookStore
 from tests.services.test_webhooks import Receiver, eventually
 from tests.services.walk import Walk
@@ -86,6 +88,7 @@ def test_the_delivery_process_restarts_without_losing_or_repeating_events(
         added = admin("add", "--url", receiver.url, "--allow-private")
         webhook = added.split()[1]
         receiver.secret = added.split("secret ")[1].split()[0]
+        _assert_sealed(fresh_database_url, tmp_path / "data", webhook, receiver.secret)
         walk = Walk(app)
         walk.join(3)
         run = (*CLI, "webhooks", "run", "--poll", "1", "--max-attempts", "3")
@@ -106,7 +109,9 @@ def test_the_delivery_process_restarts_without_losing_or_repeating_events(
     assert webhook in listed and f"{len(expected)} delivered" in listed
     table = admin("deliveries", "--webhook", webhook, "--limit", "100")
     assert table.count("delivered") == len(expected)
-    store = WebhookStore(fresh_database_url)
+    store = WebhookStore(
+        fresh_database_url, sealer=Sealer(load_key_file(key_path(tmp_path / "data")))
+    )
     try:
         first_delivery = store.deliveries(limit=1000)[-1]
     finally:
@@ -114,3 +119,13 @@ def test_the_delivery_process_restarts_without_losing_or_repeating_events(
     assert "pending again" in admin("redeliver", str(first_delivery.id))
     assert "delivery" not in admin("deliveries", "--dead").split("\n", 3)[-1]
     assert "removed" in admin("remove", webhook)
+
+
+def _assert_sealed(url: str, data: Path, webhook: str, secret: str) -> None:
+    """The CLI stored the secret sealed, under a key file of its own in the data folder."""
+    assert secret.startswith("whsec_")
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT secret FROM webhook_subscriptions WHERE id = %s", (webhook,))
+        (stored,) = row.fetchone() or ("",)
+    assert stored.startswith(SEALED_V1) and secret not in stored and secret[6:] not in stored
+    assert key_path(data).stat().st_mode & 0o777 == 0o600

@@ -22,6 +22,7 @@ from services.feed import type_name
 from services.persistence import postgres_env
 from services.webhooks import signing
 from services.webhooks.delivery import RetryPolicy, WebhookDelivery, pinned_request
+from services.webhooks.sealing import Sealer, new_key_text, parse_key
 from services.webhooks.ssrf import UnsafeURL, check_url, is_private
 from services.webhooks.store import Subscription, WebhookStore, webhook_id
 from services.webhooks.subscriptions import BadSubscription, register
@@ -118,6 +119,8 @@ def eventually(check: Callable[[], bool], timeout: float = 30.0, what: str = "")
 
 
 FAST = RetryPolicy(max_attempts=4, base_seconds=0.05, factor=2.0, cap_seconds=0.2)
+# The key these tests seal secrets under: the store and the delivery process share it.
+SEALER = Sealer(parse_key(new_key_text(), "test key"))
 
 
 # ----- signing -----------------------------------------------------------------------------
@@ -268,7 +271,7 @@ def app(fresh_database_url: str) -> Iterator[Workshops]:
 
 @pytest.fixture
 def store(fresh_database_url: str) -> Iterator[WebhookStore]:
-    webhooks = WebhookStore(fresh_database_url)
+    webhooks = WebhookStore(fresh_database_url, sealer=SEALER)
     yield webhooks
     webhooks.close()
 
@@ -328,6 +331,7 @@ def delivery_process(url: str, **kwargs: Any) -> WebhookDelivery:
         "send_interval": 0.05,
         "timeout": 5.0,
         "workers": 4,
+        "sealer": SEALER,
     }
     return WebhookDelivery(url, **{**defaults, **kwargs})
 
