@@ -56,6 +56,7 @@ def create_api(stack: Stack, *, projector: bool = False, pages: bool = True) -> 
         api.state.stack = stack
         api.state.tokens = ctx.tokens
         api.state.feed = EventFeed(stack.app)
+        api.state.read_models = feed_routes.SharedReading(ctx.read_models_position)
         stop = threading.Event()
         thread = _start_projector(stack, stop) if projector else None
         try:

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
+import psycopg
 from fastapi import Depends, Header, Request
+from psycopg import sql
 from psycopg_pool import ConnectionPool
 from temporalio.client import Client
 
@@ -22,7 +24,7 @@ from projections.board import BoardProjection, BoardView
 from projections.tracking import TrackedView, construct_view
 
 from ..app import Workshops
-from ..bootstrap import Stack
+from ..bootstrap import PROJECTIONS, Stack
 from ..group_commit import BallotBox
 from ..persistence import postgres_env, schema_lock
 from ..programmes import Programmes
@@ -35,6 +37,17 @@ from .tokens import Caller, TokenStore
 
 # How long a query waits for the read models to catch up with the latest write.
 FRESHNESS_SECONDS = 2.0
+
+
+# Each projection's tracking table is named after it (as the library names them).
+_READ_MODELS_POSITION = sql.SQL("SELECT LEAST({})").format(
+    sql.SQL(", ").join(
+        sql.SQL(
+            "COALESCE((SELECT MAX(notification_id) FROM {} WHERE application_name = %(app)s), 0)"
+        ).format(sql.Identifier(f"{projection.name.lower()}_tracking"))
+        for projection, _ in PROJECTIONS
+    )
+)
 
 
 @dataclass
@@ -54,17 +67,29 @@ class ApiContext:
 
     def view(self, cls: type[Any], name: str) -> Any:
         """A read model's view, waiting briefly until it reflects the latest write."""
-        if name not in self._views:
-            with schema_lock(self.stack.database_url):  # its tables may be created now
-                env = postgres_env(self.stack.database_url)
-                self._views[name] = construct_view(cls, name, env)
-        view = self._views[name]
+        view = self._view(cls, name)
         latest = self.app.max_position()
         if latest:
             # No projector running, or a slow one: serve what the view holds.
             with suppress(TimeoutError):
                 view.wait(self.app.name, latest, timeout=FRESHNESS_SECONDS)
         return view
+
+    def _view(self, cls: type[Any], name: str) -> TrackedView:
+        if name not in self._views:
+            with schema_lock(self.stack.database_url):  # its tables may be created now
+                env = postgres_env(self.stack.database_url)
+                self._views[name] = construct_view(cls, name, env)
+        return self._views[name]
+
+    def read_models_position(self) -> int:
+        """The log position every read model has reached (0 before the first)."""
+        try:
+            with self.pool.connection() as conn:
+                row = conn.execute(_READ_MODELS_POSITION, {"app": self.app.name}).fetchone()
+        except psycopg.errors.UndefinedTable:  # no projector has run yet
+            return 0
+        return int(row[0]) if row else 0
 
     def board(self) -> BoardView:
         return self.view(BoardView, BoardProjection.name)  # type: ignore[no-any-return]

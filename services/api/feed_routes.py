@@ -152,15 +152,16 @@ async def stream_events(
         yield item
 
 
-class LogEnd:
-    """The log's end, read at most once per `fresh_seconds` however many streams ask.
+class SharedReading:
+    """A number (a log position) read at most once per `fresh_seconds` however many ask.
 
-    Idle streams all poll the end of the log; sharing one reading keeps that
-    to a few cheap queries a second per API process, not a few per client.
+    Idle streams all poll the end of the log (or how far the read models
+    are); sharing one reading keeps that to a few cheap queries a second per
+    API process, not a few per client.
     """
 
-    def __init__(self, feed: EventFeed, fresh_seconds: float = POLL_SECONDS / 2) -> None:
-        self.feed = feed
+    def __init__(self, read: Callable[[], int], fresh_seconds: float = POLL_SECONDS / 2) -> None:
+        self.read = read
         self.fresh_seconds = fresh_seconds
         self._top = 0
         self._read_at = -math.inf
@@ -174,18 +175,27 @@ class LogEnd:
         # Shielded: a stream whose client left must not cancel the others' reading.
         return await asyncio.shield(self._reading)
 
+    async def reached(self, position: int, timeout: float) -> bool:
+        """Wait until the reading is at least `position`; False after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while await self.top() < position:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(POLL_SECONDS)
+        return True
+
     async def _read(self) -> int:
-        self._top = await run_in_threadpool(self.feed.max_position)
+        self._top = await run_in_threadpool(self.read)
         self._read_at = time.monotonic()
         return self._top
 
 
-_ENDS: weakref.WeakKeyDictionary[EventFeed, LogEnd] = weakref.WeakKeyDictionary()
+_ENDS: weakref.WeakKeyDictionary[EventFeed, SharedReading] = weakref.WeakKeyDictionary()
 
 
-def log_end(feed: EventFeed) -> LogEnd:
+def log_end(feed: EventFeed) -> SharedReading:
     if feed not in _ENDS:
-        _ENDS[feed] = LogEnd(feed)
+        _ENDS[feed] = SharedReading(feed.max_position)
     return _ENDS[feed]
 
 

@@ -17,7 +17,7 @@ from domain.workshop import Workshop
 
 from ..api.auth import check_programme, check_workshop
 from ..api.context import Ctx, run
-from ..api.feed_routes import follow
+from ..api.feed_routes import SharedReading, follow
 from ..api.models import JoinRequest
 from ..api.problems import ProblemError
 from ..api.routes_participants import join_workshop
@@ -28,6 +28,8 @@ from .session import COOKIE, PageError, PageSignedIn, SignInNeeded, login_url
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 COOKIE_DAYS = 14
+# How long the live channel waits for the read models to take in an event.
+READ_MODELS_WAIT_SECONDS = 15.0
 
 
 def install(api: FastAPI) -> None:
@@ -173,5 +175,15 @@ async def live(
     not already show.
     """
     after = ctx.app.max_position()
+    read_models: SharedReading = request.app.state.read_models
+    if await read_models.top() < after:
+        # The page was drawn from read models behind the log: once they catch up,
+        # have it re-read its parts (no event of the log would say so now).
+        await read_models.reached(after, timeout=READ_MODELS_WAIT_SECONDS)
+        yield ServerSentEvent(id=str(after), event="changed", data={"type": "caught-up"})
     async for event in follow(request.app.state.feed, after, where, request.is_disconnected):
+        # Pages re-read their parts from the read models: say "changed" once they
+        # hold the event, or a page re-reading too early would stay behind until
+        # the next event (with no projector keeping them, say it anyway in the end).
+        await read_models.reached(int(event.id or 0), timeout=READ_MODELS_WAIT_SECONDS)
         yield ServerSentEvent(id=event.id, event="changed", data={"type": event.event})

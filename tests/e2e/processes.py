@@ -32,6 +32,20 @@ CLI = (sys.executable, "-c", "from services.cli import main; main()")
 POLL = 0.1
 
 
+def _default_sigint() -> tuple[str, ...]:
+    """A prefix that gives a command SIGINT's default back.
+
+    A test run started in the background (as CI may start it) has SIGINT
+    ignored, and a child inherits that: a bash script then cannot trap the
+    Ctrl-C these tests send. GNU env can undo it.
+    """
+    probe = subprocess.run(["env", "--default-signal=INT", "true"], capture_output=True)
+    return ("env", "--default-signal=INT") if probe.returncode == 0 else ()
+
+
+DEFAULT_SIGINT = _default_sigint()
+
+
 def cli_env(**variables: str) -> dict[str, str]:
     """This environment without any QUICKWINS_* setting, plus `variables`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUICKWINS_")}
@@ -226,7 +240,7 @@ def started(
     out, err = logs / f"{name}.out", logs / f"{name}.err"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         process = subprocess.Popen(
-            list(command),
+            [*DEFAULT_SIGINT, *command],
             env=dict(env),
             cwd=cwd or logs,
             stdin=subprocess.DEVNULL,
