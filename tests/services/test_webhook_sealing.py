@@ -156,18 +156,18 @@ def test_a_damaged_key_file_is_an_error_naming_it(
 
 
 def _stored_secret(url: str, subscription_id: UUID) -> str:
-    with psycopg.connect(url) as conn:
-        row = conn.execute(
-            "SELECT secret FROM webhook_subscriptions WHERE id = %s", (subscription_id,)
-        ).fetchone()
-    assert row is not None
-    return str(row[0])
+    return _select(url, "secret", subscription_id)
 
 
 def _raw_row(url: str, subscription_id: UUID) -> str:
+    return _select(url, "s::text", subscription_id)
+
+
+def _select(url: str, what: str, subscription_id: UUID) -> str:
     with psycopg.connect(url) as conn:
         row = conn.execute(
-            "SELECT s::text FROM webhook_subscriptions s WHERE id = %s", (subscription_id,)
+            f"SELECT {what} FROM webhook_subscriptions s WHERE id = %s",  # noqa: S608
+            (subscription_id,),
         ).fetchone()
     assert row is not None
     return str(row[0])
