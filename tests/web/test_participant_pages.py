@@ -99,6 +99,20 @@ def test_ideas_submit_edit_withdraw_and_arrive_live(site: Site, new_page: Any) -
     expect(bob.get_by_role("heading", name="Ideas from the room (1)")).to_be_visible()
     check(ann, "brainstorm-withdrawn")
 
+    # Ann is half-way through typing when Bob's next idea arrives: she sees it and
+    # keeps her words, her cursor and her place (a brainstorm is spent typing).
+    mark_loaded(ann)
+    box = ann.get_by_label("Idea", exact=True)
+    box.fill("Half a thou")
+    bob.get_by_label("Idea", exact=True).fill("A cloud buying club")
+    bob.get_by_role("button", name="Submit idea").click()
+    expect(ann.get_by_text("A cloud buying club")).to_be_visible()
+    assert stayed(ann)
+    expect(box).to_be_focused()
+    expect(box).to_have_value("Half a thou")
+    ann.keyboard.type("ght")
+    expect(box).to_have_value("Half a thought")
+
 
 def test_a_participant_of_another_workshop_is_refused(site: Site, new_page: Any) -> None:
     mine, other = Day(site), Day(site)

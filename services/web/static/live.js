@@ -10,11 +10,6 @@
   function refreshAll() {
     pending = false;
     document.querySelectorAll("[data-refresh]").forEach(function (el) {
-      var active = document.activeElement;
-      if (active && el.contains(active) && /INPUT|TEXTAREA|SELECT/.test(active.tagName)) {
-        el.dataset.stale = "1"; // do not replace what someone is typing in
-        return;
-      }
       // Only the newest answer may replace the part: an older one can arrive late.
       var ticket = String((parseInt(el.dataset.ticket || "0", 10) || 0) + 1);
       el.dataset.ticket = ticket;
@@ -22,11 +17,48 @@
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
           if (el.dataset.ticket !== ticket) return;
-          if (html !== null) { el.innerHTML = html; el.dataset.stale = ""; startCountdowns(el); }
+          var typing = null;
+          if (html !== null) {
+            typing = focusedIn(el);
+            el.innerHTML = html;
+            startCountdowns(el);
+          }
           document.dispatchEvent(new CustomEvent("qw:refreshed", { detail: el }));
+          if (typing) refocus(el, typing);
         })
         .catch(function () {});
     });
+  }
+
+  // Someone typing in a part that is being replaced keeps their field: what they
+  // typed, the cursor and the focus move to the same field in the new part.
+  function fieldKey(field) {
+    var key = (field.form ? field.form.getAttribute("action") : "") + "|" + field.name;
+    return /checkbox|radio/.test(field.type) ? key + "|" + field.value : key;
+  }
+
+  function focusedIn(el) {
+    var field = document.activeElement;
+    if (!field || !el.contains(field) || !/INPUT|TEXTAREA|SELECT/.test(field.tagName)) return null;
+    var typing = { id: field.id, key: fieldKey(field), value: field.value, checked: field.checked };
+    try { typing.start = field.selectionStart; typing.end = field.selectionEnd; } catch (e) {}
+    return typing;
+  }
+
+  function refocus(el, typing) {
+    var field = typing.id ? document.getElementById(typing.id) : null;
+    if (!field || !el.contains(field)) {
+      field = null;
+      el.querySelectorAll("input, textarea, select").forEach(function (f) {
+        if (!field && f.name && fieldKey(f) === typing.key) field = f;
+      });
+    }
+    if (!field) return; // the field is gone (the phase moved on)
+    if (/checkbox|radio/.test(field.type)) field.checked = typing.checked; else field.value = typing.value;
+    field.focus({ preventScroll: true });
+    if (typing.start !== undefined && typing.start !== null) {
+      try { field.setSelectionRange(typing.start, typing.end); } catch (e) {}
+    }
   }
 
   function schedule() {
@@ -85,10 +117,6 @@
     if (status && status.dataset) { statusText.open = status.dataset.open || statusText.open; }
     startCountdowns(document);
     connect();
-    document.addEventListener("focusout", function (e) {
-      var stale = e.target.closest && e.target.closest("[data-refresh][data-stale='1']");
-      if (stale) setTimeout(schedule, 0);
-    });
   });
   window.quickwins = { refresh: schedule, startCountdowns: startCountdowns };
 })();
