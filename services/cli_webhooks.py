@@ -17,7 +17,7 @@ from rich.table import Table
 
 from .bootstrap import Stack, bootstrap
 from .cli_programmes import BadValue
-from .webhooks.sealing import Sealer, SealingError, sealer_for
+from .webhooks.sealing import sealer_for
 from .webhooks.store import Delivery, WebhookStore
 from .webhooks.subscriptions import BadSubscription
 from .webhooks.subscriptions import register as register_subscription
@@ -47,16 +47,9 @@ def _stack() -> Iterator[Stack]:
         yield stack
 
 
-def _sealer(stack: Stack) -> Sealer:
-    try:
-        return sealer_for(stack.settings)
-    except SealingError as bad:  # a bad QUICKWINS_SECRETS_KEY or key file: one line, exit 2
-        raise BadValue(str(bad)) from None
-
-
 def _with_store(act: Callable[[Stack, WebhookStore], T]) -> T:
     with _stack() as stack:
-        store = WebhookStore(stack.database_url, sealer=_sealer(stack), max_size=2)
+        store = WebhookStore(stack.database_url, sealer=sealer_for(stack.settings), max_size=2)
         try:
             return act(stack, store)
         finally:
@@ -96,7 +89,7 @@ def run(
         stop_on_signals(stop.set)
         process = WebhookDelivery(
             stack.database_url,
-            sealer=_sealer(stack),
+            sealer=sealer_for(stack.settings),
             policy=policy,
             poll_seconds=poll,
             timeout=timeout,

@@ -50,7 +50,8 @@ def create_api(stack: Stack, *, projector: bool = False, pages: bool = True) -> 
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
-        sealer_for(stack.settings)  # a bad secrets key stops the start, not a later request
+        # Read once: a bad secrets key stops the start, not a later request.
+        api.state.sealer = sealer_for(stack.settings)
         ctx = open_context(stack)
         api.state.ctx = ctx
         api.state.stack = stack

@@ -67,20 +67,17 @@ class ApiContext:
 
     def view(self, cls: type[Any], name: str) -> Any:
         """A read model's view, waiting briefly until it reflects the latest write."""
-        view = self._view(cls, name)
+        if name not in self._views:
+            with schema_lock(self.stack.database_url):  # its tables may be created now
+                env = postgres_env(self.stack.database_url)
+                self._views[name] = construct_view(cls, name, env)
+        view = self._views[name]
         latest = self.app.max_position()
         if latest:
             # No projector running, or a slow one: serve what the view holds.
             with suppress(TimeoutError):
                 view.wait(self.app.name, latest, timeout=FRESHNESS_SECONDS)
         return view
-
-    def _view(self, cls: type[Any], name: str) -> TrackedView:
-        if name not in self._views:
-            with schema_lock(self.stack.database_url):  # its tables may be created now
-                env = postgres_env(self.stack.database_url)
-                self._views[name] = construct_view(cls, name, env)
-        return self._views[name]
 
     def read_models_position(self) -> int:
         """The log position every read model has reached (0 before the first)."""

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..feed import EVENT_TYPES
-from ..webhooks.sealing import sealer_for
 from ..webhooks.store import Attempt, Delivery, Subscription, WebhookStore
 from ..webhooks.subscriptions import BadSubscription, register
 from .auth import allowed, permit
@@ -40,7 +39,7 @@ def store_of(request: Request) -> WebhookStore:
     store: WebhookStore | None = getattr(state, "webhooks", None)
     if store is None:
         store = state.webhooks = WebhookStore(
-            state.stack.database_url, sealer=sealer_for(state.stack.settings), pool=state.ctx.pool
+            state.stack.database_url, sealer=state.sealer, pool=state.ctx.pool
         )
     return store
 
